@@ -1,0 +1,133 @@
+#!/bin/sh
+# contrib/quickstart.sh: the README's two commands.
+#
+#   contrib/quickstart.sh demo   install what is needed, build, run the live demo
+#   contrib/quickstart.sh test   install what is needed, build with -Werror and
+#                                ASan+UBSan, run the whole test suite
+#   contrib/quickstart.sh setup  only install the packages
+#
+# Runs as root on Debian 12 (it calls apt-get for missing packages); as
+# another user it only checks and says what is missing.
+set -eu
+
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+# Everything the build, the tests, the benchmarks and the demo use.
+PACKAGES="build-essential autoconf automake pkg-config git curl ca-certificates
+libevent-dev libgit2-dev libyaml-dev libcurl4-openssl-dev libjansson-dev
+libssl-dev libcmocka-dev python3 python3-yaml man-db groff-base lighttpd
+openssh-server openssh-client prometheus wrk webhook nginx-light valgrind clang
+libclang-rt-14-dev procps iproute2"
+
+say() { printf 'quickstart: %s\n' "$*" >&2; }
+
+missing_packages() {
+    for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+            grep -q 'install ok installed' || printf '%s ' "$p"
+    done
+}
+
+install_packages() {
+    missing=$(missing_packages)
+    if ! command -v npm >/dev/null 2>&1; then
+        missing="$missing nodejs npm"
+    fi
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        say "missing Debian packages: $missing"
+        say "run this as root, or: apt-get install $missing"
+        exit 2
+    fi
+    say "installing: $missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+    # Package scripts may start services we only use as programs.
+    for s in nginx lighttpd prometheus ssh; do
+        service "$s" stop >/dev/null 2>&1 || true
+    done
+}
+
+# json-server (npm) is the third-party REST peer of the tests.
+install_node_tools() {
+    dir=$1/node
+    if [ ! -x "$dir/node_modules/.bin/json-server" ]; then
+        say "installing json-server from npm into $dir"
+        mkdir -p "$dir"
+        npm install --silent --no-audit --no-fund --prefix "$dir" json-server@0.17.4 >&2
+    fi
+}
+
+# build DIR CONFIGURE-FLAGS...: an out-of-tree build in DIR.
+build() {
+    dir=$1; shift
+    if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+        say "generating configure"
+        ./autogen.sh >/dev/null 2>&1 || ./autogen.sh
+    fi
+    mkdir -p "$dir"
+    if [ ! -f "$dir/config.status" ] ||
+       [ "$(cat "$dir/.flags" 2>/dev/null)" != "$*" ]; then
+        (cd "$dir" && "$top/configure" "$@" >/dev/null) || {
+            say "configure failed: see $dir/config.log"; return 1; }
+        printf '%s' "$*" > "$dir/.flags"
+    fi
+    make -C "$dir" -j"$(nproc)" >/dev/null || make -C "$dir"
+}
+
+run_tests() {
+    dir=$top/build-test
+    out=$dir/check-output.txt
+    status=0
+    install_node_tools "$dir"
+    export PATH="$dir/node/node_modules/.bin:$PATH"
+    if ! build "$dir" --enable-werror --enable-sanitizers; then
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    say "running the test suite (logs in $dir)"
+    # ASan: report leaks and stop on the first error; UBSan: print stacks.
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    export ASAN_OPTIONS UBSAN_OPTIONS
+    make -C "$dir" -j"$(nproc)" check >"$out" 2>&1 || status=$?
+    grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP|XFAIL):' "$out" | grep -v '^PASS' || true
+    # Show the logs of whatever failed, so a red run explains itself.
+    for log in $(grep -lE '^(FAIL|ERROR|XPASS):' $(find "$dir/tests" -name '*.log') 2>/dev/null); do
+        echo "---- $log (last 40 lines)"
+        tail -n 40 "$log"
+    done
+    sed -n '/^# TOTAL:/,/^# ERROR:/p' "$out"
+    pass=$(sed -n 's/^# PASS: *//p' "$out" | tail -n 1)
+    nfail=$(sed -n 's/^# FAIL: *//p' "$out" | tail -n 1)
+    nerror=$(sed -n 's/^# ERROR: *//p' "$out" | tail -n 1)
+    nxpass=$(sed -n 's/^# XPASS: *//p' "$out" | tail -n 1)
+    if [ -z "$pass" ]; then
+        tail -n 60 "$out"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    failed=$(( ${nfail:-0} + ${nerror:-0} + ${nxpass:-0} ))
+    echo "$pass passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
+}
+
+run_demo() {
+    build "$top/build"
+    exec "$top/contrib/demo.sh" "$top/build" "$@"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case $cmd in
+setup) install_packages ;;
+test) install_packages; run_tests ;;
+demo) install_packages; run_demo "$@" ;;
+*)
+    echo "usage: contrib/quickstart.sh demo|test|setup" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,127 @@
+/*
+ * config: the daemon's YAML configuration (doc/gitsyncd.yaml.5), loaded
+ * into typed structs with defaults.  Errors name file:line:col.
+ */
+#ifndef GITSYNCD_CONFIG_H
+#define GITSYNCD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "gitsyncd/log.h"
+
+enum git_host {
+    GIT_HOST_AUTO,
+    GIT_HOST_GITHUB,
+    GIT_HOST_GITLAB,
+    GIT_HOST_BITBUCKET,        /* Bitbucket Cloud */
+    GIT_HOST_BITBUCKET_SERVER, /* Bitbucket Data Center */
+    GIT_HOST_GITEA,            /* Gitea and Forgejo */
+};
+
+enum conflict_policy {
+    CONFLICT_PLATFORM, /* the platform's version wins; Git's stays in history */
+    CONFLICT_GIT,      /* Git's version wins; the platform's is committed first */
+    CONFLICT_BRANCH,   /* the platform's version goes to a conflict branch */
+};
+
+struct config_identity {
+    char *name;
+    char *email;
+};
+
+struct config_platform {
+    char *profile;        /* profile name or path */
+    char *url;            /* API base URL */
+    char *token;          /* secret: bearer token */
+    char *webhook_secret; /* secret: whsec_<base64>; NULL = none */
+    bool insecure_no_signature; /* accept unsigned events (tests only) */
+    long long connect_timeout_ms; /* default 5 s */
+    long long timeout_ms;         /* per request, default 30 s */
+    int max_retries;              /* default 5 */
+    char *ca_file;                /* extra CA bundle, or NULL */
+    bool tls_verify;              /* default true */
+    char *actor;          /* X-Actor for writes, default "gitsyncd" identity */
+};
+
+struct config_git {
+    char *url;
+    char *branch;         /* default "main" */
+    char *path;           /* sub-path, "" for the root; normalised to "x/" */
+    enum git_host host;   /* default auto */
+    char *webhook_secret; /* secret; NULL = none */
+    bool allow_sha1;      /* accept sha1= signatures */
+    bool insecure_no_signature;
+    char *username;       /* HTTPS */
+    char *password;       /* secret: HTTPS token */
+    char *ssh_key;        /* path of a private key */
+    char *ssh_public_key; /* path; default ssh_key + ".pub" */
+    char *ssh_passphrase; /* secret */
+    char *known_hosts;    /* path; default ~/.ssh/known_hosts */
+    char *host_key_fingerprint; /* "SHA256:<base64>" pin, or NULL */
+    bool insecure_skip_host_key_check;
+    char *ca_file;
+    bool tls_verify;      /* default true */
+    long long timeout_ms; /* default 60 s */
+    struct config_identity author;    /* fallback author and committer */
+    struct config_identity committer; /* default: author */
+};
+
+struct config_sync {
+    long long interval_ms; /* periodic full reconcile; 0 = off; default 10m */
+    enum conflict_policy conflict;
+    long max_deletes;      /* default 10; -1 = unlimited */
+    int max_push_retries;  /* default 5 */
+};
+
+struct config_workspace {
+    char *name;
+    int line; /* where it is defined, for messages */
+    struct config_platform platform;
+    struct config_git git;
+    struct config_sync sync;
+};
+
+struct config {
+    char *path;           /* the file it was read from */
+    char *listen;         /* default 127.0.0.1:8080 */
+    char *admin_listen;   /* NULL = share listen */
+    int workers;          /* default: number of cores */
+    char *state_dir;      /* default /var/lib/gitsyncd */
+    char *profiles_dir;   /* extra directory searched for profiles */
+    unsigned long long max_body;      /* default 1 MiB */
+    long long request_timeout_ms;     /* HTTP request timeout, default 30 s */
+    double rate_limit;    /* requests/s per client address; 0 = off (default 50) */
+    int rate_burst;       /* default 100 */
+    size_t dedup_size;    /* delivery ids remembered, default 10000 */
+    long long dedup_ttl_ms; /* default 1 h */
+    size_t max_dirty;     /* dirty resources before a job becomes full, 1000 */
+    enum log_level log_level;
+    enum log_format log_format;
+    size_t nworkspaces;
+    struct config_workspace *workspaces;
+};
+
+/*
+ * Load and check a configuration file.  On error returns -1 with *err set
+ * to "file:line:col: message" (the caller frees it); warnings (such as a
+ * secret file readable by others) are logged.
+ */
+int config_load(const char *path, struct config **out, char **err);
+/* Load from a buffer; name stands for the file in messages. */
+int config_parse(const char *name, const char *data, size_t len,
+                 struct config **out, char **err);
+void config_free(struct config *cfg);
+
+/* The workspace called name, or NULL. */
+struct config_workspace *config_find_workspace(const struct config *cfg,
+                                               const char *name);
+
+/* Print what was understood, every secret as <redacted> (check-config). */
+void config_print(FILE *f, const struct config *cfg);
+
+const char *config_git_host_name(enum git_host host);
+const char *config_conflict_name(enum conflict_policy policy);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * log: one line per event on stderr, logfmt (default) or JSON, safe from any
+ * thread.  A message is a fixed text plus key/value pairs:
+ *
+ *     log_info("commit pushed", "workspace", ws->name, "slug", slug);
+ *
+ * Values registered with log_add_secret() are replaced by <redacted>
+ * wherever they appear, as a last line of defence.
+ */
+#ifndef GITSYNCD_LOG_H
+#define GITSYNCD_LOG_H
+
+#include <stdio.h>
+
+#include "gitsyncd/util.h"
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_FORMAT_LOGFMT, LOG_FORMAT_JSON };
+
+/* Set the threshold and the format.  The default is info, logfmt. */
+void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
+enum log_level log_get_level(void);
+/* Send lines to f instead of stderr (tests). */
+void log_set_stream(FILE *f);
+
+/* "debug"/"info"/"warn"/"error" -> level; -1 if unknown. */
+int log_level_parse(const char *s, enum log_level *level);
+/* "logfmt"/"json" -> format; -1 if unknown. */
+int log_format_parse(const char *s, enum log_format *format);
+const char *log_level_name(enum log_level level);
+const char *log_format_name(enum log_format format);
+
+/* Never print this string (a token, a password); copied. */
+void log_add_secret(const char *secret);
+/* Forget every registered secret (config reload). */
+void log_clear_secrets(void);
+
+/* Write one line: msg, then key/value string pairs ending with NULL. */
+void log_at(enum log_level level, const char *msg, ...);
+
+#define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__, (char *)NULL)
+#define log_info(...) log_at(LOG_INFO, __VA_ARGS__, (char *)NULL)
+#define log_warn(...) log_at(LOG_WARN, __VA_ARGS__, (char *)NULL)
+#define log_error(...) log_at(LOG_ERROR, __VA_ARGS__, (char *)NULL)
+
+#endif

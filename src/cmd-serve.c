@@ -1,0 +1,19 @@
+/* serve: placeholder until its issue lands; it pretends nothing. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "gitsyncd/cmd.h"
+
+int
+cmd_serve(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                     strcmp(argv[1], "-h") == 0)) {
+        printf("usage: gitsyncd serve\n");
+        return EXIT_OK;
+    }
+    fprintf(stderr, "gitsyncd serve: not implemented yet\n");
+    return EXIT_USAGE;
+}

@@ -1,0 +1,137 @@
+/* main: global options and the subcommand table of the gitsyncd binary. */
+#include "autoconfig.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gitsyncd/cmd.h"
+#include "gitsyncd/log.h"
+
+struct global_opts global_opts;
+
+struct main_cmd {
+    const char *name;
+    int (*exec)(int, char **);
+    const char *summary;
+};
+
+static const struct main_cmd main_cmds[] = {
+    { "serve", cmd_serve, "run the daemon (the default)" },
+    { "sync", cmd_sync, "run one full reconcile of a workspace and exit" },
+    { "validate", cmd_validate, "check a tree of resource files offline" },
+    { "fmt", cmd_fmt, "rewrite resource files in canonical form" },
+    { "check-config", cmd_check_config, "check a configuration file" },
+};
+
+static void
+main_usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f,
+            "usage: gitsyncd [-c FILE] [--log-level LEVEL] [--log-format FORMAT]\n"
+            "                [COMMAND] [ARGS...]\n"
+            "\n"
+            "Keep a SaaS platform's configuration and a Git repository in two-way sync.\n"
+            "\n"
+            "Commands:\n");
+    for (i = 0; i < nitems(main_cmds); i++)
+        fprintf(f, "  %-13s %s\n", main_cmds[i].name, main_cmds[i].summary);
+    fprintf(f,
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE     configuration file (default %s)\n"
+            "      --log-level L     debug, info, warn or error (overrides the file)\n"
+            "      --log-format F    logfmt or json (overrides the file)\n"
+            "  -h, --help            show this help; 'gitsyncd COMMAND --help' for a command\n"
+            "  -V, --version         show the version\n"
+            "\n"
+            "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
+            "See gitsyncd(8) and gitsyncd.yaml(5).\n",
+            GITSYNCD_DEFAULT_CONFIG);
+}
+
+int
+cmd_apply_log_opts(void)
+{
+    enum log_level level;
+    enum log_format format;
+
+    if (global_opts.log_level != NULL) {
+        if (log_level_parse(global_opts.log_level, &level) != 0) {
+            fprintf(stderr, "gitsyncd: --log-level: unknown level \"%s\" "
+                            "(debug, info, warn, error)\n",
+                    global_opts.log_level);
+            return -1;
+        }
+        log_set_level(level);
+    }
+    if (global_opts.log_format != NULL) {
+        if (log_format_parse(global_opts.log_format, &format) != 0) {
+            fprintf(stderr, "gitsyncd: --log-format: unknown format \"%s\" "
+                            "(logfmt, json)\n",
+                    global_opts.log_format);
+            return -1;
+        }
+        log_set_format(format);
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "log-level", required_argument, NULL, 'L' },
+        { "log-format", required_argument, NULL, 'F' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    static char *serve_argv[] = { "serve", NULL };
+    int c;
+    size_t i;
+
+    /* "+": stop at the first non-option, which is the subcommand. */
+    while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            global_opts.config_path = optarg;
+            break;
+        case 'L':
+            global_opts.log_level = optarg;
+            break;
+        case 'F':
+            global_opts.log_format = optarg;
+            break;
+        case 'h':
+            main_usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            printf("gitsyncd %s\n", PACKAGE_VERSION);
+            return EXIT_OK;
+        default:
+            main_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (cmd_apply_log_opts() != 0)
+        return EXIT_USAGE;
+    argc -= optind;
+    argv += optind;
+    if (argc == 0)
+        return cmd_serve(1, serve_argv);
+
+    for (i = 0; i < nitems(main_cmds); i++) {
+        if (strcmp(argv[0], main_cmds[i].name) == 0) {
+            optind = 0; /* reset getopt for the subcommand */
+            return main_cmds[i].exec(argc, argv);
+        }
+    }
+    fprintf(stderr, "gitsyncd: unknown command \"%s\"\n", argv[0]);
+    main_usage(stderr);
+    return EXIT_USAGE;
+}
