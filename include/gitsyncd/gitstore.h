@@ -1,0 +1,147 @@
+/*
+ * gitstore: the workspace's bare mirror (<state_dir>/<workspace>.git) and
+ * everything that talks to libgit2: fetch, read the resource tree, build
+ * per-resource commits in memory, push with compare-and-swap, and the base
+ * ref refs/gitsyncd/base (DESIGN §4).  One struct gitstore per thread.
+ *
+ * Paths: a resource lives at <sub-path><folder>/<slug>.yaml; functions
+ * here take (folder, slug) and add the sub-path themselves.
+ */
+#ifndef GITSYNCD_GITSTORE_H
+#define GITSYNCD_GITSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <git2.h>
+
+#include "gitsyncd/config.h"
+
+/* Results of operations that talk to the remote; distinct, reported. */
+enum gitstore_result {
+    GITSTORE_OK = 0,
+    GITSTORE_ERROR = -1,            /* anything else (local, corrupt) */
+    GITSTORE_NONFASTFORWARD = -2,   /* the remote moved: fetch and rebuild */
+    GITSTORE_REJECTED = -3,         /* the server refused (hook, protection) */
+    GITSTORE_AUTH = -4,             /* credentials refused */
+    GITSTORE_NETWORK = -5,          /* unreachable, timeout, TLS */
+};
+
+struct gitstore;
+
+struct gitstore_opts {
+    const char *state_dir;
+    const char *workspace;
+    const struct config_git *git;
+    const char *const *folders; /* kind folders that hold resources */
+    size_t nfolders;
+};
+
+/* Open, or create, the bare mirror.  Errors name the path. */
+int gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
+                  char **err);
+void gitstore_free(struct gitstore *gs);
+/* The underlying repository (for callers that need a libgit2 call). */
+git_repository *gitstore_repo(struct gitstore *gs);
+
+/*
+ * Fetch the branch into refs/remotes/origin/<branch>.  *head gets the
+ * remote head; *exists is false when the remote has no such branch (empty
+ * repository, or branch missing).  Errors name the URL without credentials.
+ */
+enum gitstore_result gitstore_fetch(struct gitstore *gs, git_oid *head,
+                                    bool *exists, char **err);
+
+/* One resource file in a tree. */
+struct gitstore_entry {
+    char *folder;
+    char *slug;
+    git_oid blob;
+};
+
+/*
+ * The resources under the sub-path of commit (NULL or zero oid: none),
+ * sorted by folder then slug.  Non-resource files are left out.
+ */
+int gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
+                       struct gitstore_entry **entries, size_t *n,
+                       char **err);
+void gitstore_entries_free(struct gitstore_entry *entries, size_t n);
+
+/* Read a blob into a new NUL-terminated buffer. */
+int gitstore_read_blob(struct gitstore *gs, const git_oid *blob, char **data,
+                       size_t *len, char **err);
+/* Write a blob into the mirror's object database. */
+int gitstore_write_blob(struct gitstore *gs, const char *data, size_t len,
+                        git_oid *out, char **err);
+
+/* One file change for a commit. */
+struct gitstore_change {
+    const char *folder;
+    const char *slug;
+    const git_oid *blob;      /* new content; NULL deletes the file */
+    const char *author_name;  /* NULL: the configured identity */
+    const char *author_email;
+    time_t when;              /* author time; 0 = now */
+    const char *message;      /* whole message, trailers included */
+};
+
+/*
+ * Build a chain of commits on parent (NULL or zero: a root commit), one per
+ * change, in memory; *head gets the last.  The committer is the configured
+ * identity.  Nothing is pushed and no ref moves.
+ */
+int gitstore_commit_chain(struct gitstore *gs, const git_oid *parent,
+                          const struct gitstore_change *changes, size_t n,
+                          git_oid *head, char **err);
+
+/*
+ * One commit on parent that sets (or deletes) every change at once, with
+ * one message: the import of a first sync.
+ */
+int gitstore_commit_many(struct gitstore *gs, const git_oid *parent,
+                         const struct gitstore_change *changes, size_t n,
+                         const char *message, git_oid *head, char **err);
+
+/*
+ * Push commit to the branch if the remote still points at expected (zero:
+ * the branch must not exist).  On GITSTORE_OK refs/remotes/origin/<branch>
+ * is advanced too.  ref is the remote ref to push to, or NULL for the
+ * workspace branch (conflict branches pass "refs/heads/gitsyncd/...").
+ */
+enum gitstore_result gitstore_push(struct gitstore *gs, const char *ref,
+                                   const git_oid *commit,
+                                   const git_oid *expected, char **err);
+
+/* refs/gitsyncd/base: *exists false when there is none yet. */
+int gitstore_base_get(struct gitstore *gs, git_oid *base, bool *exists,
+                      char **err);
+/*
+ * Make a snapshot commit whose tree holds exactly entries (under the
+ * sub-path), with the old base as parent, and move refs/gitsyncd/base to it
+ * only if it still points at old (zero: must not exist).  *out gets it.
+ */
+int gitstore_base_set(struct gitstore *gs, const struct gitstore_entry *entries,
+                      size_t n, const git_oid *old, const char *message,
+                      git_oid *out, char **err);
+
+enum gitstore_delta_type { GITSTORE_ADDED, GITSTORE_MODIFIED, GITSTORE_DELETED };
+
+struct gitstore_delta {
+    char *folder;
+    char *slug;
+    enum gitstore_delta_type type;
+    git_oid old_blob; /* zero when added */
+    git_oid new_blob; /* zero when deleted */
+};
+
+/* The resource changes from commit a to commit b (either may be zero). */
+int gitstore_diff(struct gitstore *gs, const git_oid *a, const git_oid *b,
+                  struct gitstore_delta **deltas, size_t *n, char **err);
+void gitstore_deltas_free(struct gitstore_delta *deltas, size_t n);
+
+/* A readable name for a result ("non-fast-forward", ...). */
+const char *gitstore_result_name(enum gitstore_result r);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * job: the unit of work the queue hands to a worker, and the function that
+ * runs it (the reconciler).  Events are hints: a job says what is known to
+ * have changed; the reconcile compares real states.
+ */
+#ifndef GITSYNCD_JOB_H
+#define GITSYNCD_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct config_workspace;
+
+/* A resource the platform said changed (from one change event). */
+struct job_resource {
+    char *kind;        /* profile kind name, or NULL if only the id is known */
+    char *id;          /* platform id as text, or NULL */
+    char *slug;        /* or NULL */
+    char *action;      /* "created", "updated", "deleted", or NULL */
+    char *event_id;    /* webhook-id of the event, for Gitsyncd-Event */
+    char *actor_name;  /* who made the change, or NULL */
+    char *actor_email;
+    long long seq;     /* platform's sequence number, or -1 */
+    double received_at; /* wall clock when the event arrived */
+};
+
+struct job {
+    char *workspace;
+    bool full;         /* compare everything (start-up, interval, overflow) */
+    bool git_moved;    /* a push webhook arrived */
+    char *git_after;   /* the pushed commit, hex, or NULL */
+    char *git_delivery; /* delivery id of the push */
+    double git_received_at; /* wall clock of the first push webhook merged in */
+    struct job_resource *dirty; /* in arrival order, one entry per resource */
+    size_t ndirty;
+    double first_event_at; /* wall clock of the oldest event merged in */
+};
+
+/*
+ * Run one job for one workspace.  Called on a worker thread; never two at
+ * once for the same workspace.  Returns 0 on success, -1 on failure (the
+ * job is counted as failed; the next event or interval retries).
+ */
+typedef int (*job_fn)(const struct config *cfg,
+                      const struct config_workspace *ws,
+                      const struct job *job, void *arg);
+
+void job_free(struct job *job);
+
+#endif

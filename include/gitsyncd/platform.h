@@ -1,0 +1,123 @@
+/*
+ * platform: a profile-driven REST client (libcurl + jansson) for one
+ * workspace's platform, and the mapping between a platform object and its
+ * Git form (server fields dropped, references as slugs).  One struct
+ * platform per thread: it owns a reused CURL handle.
+ */
+#ifndef GITSYNCD_PLATFORM_H
+#define GITSYNCD_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "gitsyncd/config.h"
+#include "gitsyncd/profile.h"
+
+enum platform_result {
+    PLATFORM_OK = 0,
+    PLATFORM_ERROR = -1,     /* network, timeout, 5xx after retries */
+    PLATFORM_NOTFOUND = -2,  /* 404 */
+    PLATFORM_CONFLICT = -3,  /* 409 */
+    PLATFORM_INVALID = -4,   /* 400, 422: the platform refused the content */
+    PLATFORM_AUTH = -5,      /* 401, 403 */
+    PLATFORM_NOTSUP = -6,    /* the profile says the platform cannot do it */
+};
+
+struct platform;
+
+/* Counters a caller may read (retries made, requests sent, connections). */
+struct platform_stats {
+    unsigned long requests;
+    unsigned long retries;
+    unsigned long connections;
+};
+
+/* A client for workspace (name used in logs and metrics). */
+struct platform *platform_new(const struct profile *profile,
+                              const struct config_platform *cfg,
+                              const char *workspace);
+void platform_free(struct platform *pl);
+const struct platform_stats *platform_stats(const struct platform *pl);
+
+/* One resource as the platform holds it. */
+struct platform_object {
+    const struct profile_kind *kind;
+    char *id;   /* platform id as text ("4711") */
+    char *slug;
+    json_t *raw; /* the object as the platform returned it */
+};
+
+/* Every resource of every kind: the platform state P, and its id<->slug index. */
+struct platform_snapshot {
+    struct platform_object *objects;
+    size_t n;
+};
+
+/* List every kind, all pages. */
+enum platform_result platform_snapshot(struct platform *pl,
+                                       struct platform_snapshot **out,
+                                       char **err);
+void platform_snapshot_free(struct platform_snapshot *snap);
+/* Find by kind and slug, or by kind and id; NULL if absent. */
+const struct platform_object *
+platform_snapshot_find_slug(const struct platform_snapshot *snap,
+                            const struct profile_kind *k, const char *slug);
+const struct platform_object *
+platform_snapshot_find_id(const struct platform_snapshot *snap,
+                          const struct profile_kind *k, const char *id);
+
+/* List all resources of kind k (every page) as a JSON array. */
+enum platform_result platform_list(struct platform *pl,
+                                   const struct profile_kind *k,
+                                   json_t **items, char **err);
+/* Get one by id, or by slug (NULL *item when there is none). */
+enum platform_result platform_get(struct platform *pl,
+                                  const struct profile_kind *k,
+                                  const char *id, json_t **item, char **err);
+enum platform_result platform_get_by_slug(struct platform *pl,
+                                          const struct profile_kind *k,
+                                          const char *slug, json_t **item,
+                                          char **err);
+/*
+ * Create, update, delete; body is the platform form (ids, not slugs).
+ * actor ("Name <email>", or NULL) is sent as X-Actor where the platform
+ * takes it.  Error messages carry the platform's own message and name the
+ * resource.  *result (if not NULL) gets the object the platform returned.
+ */
+enum platform_result platform_create(struct platform *pl,
+                                     const struct profile_kind *k,
+                                     const json_t *body, const char *actor,
+                                     json_t **result, char **err);
+enum platform_result platform_update(struct platform *pl,
+                                     const struct profile_kind *k,
+                                     const char *id, const json_t *body,
+                                     const char *actor, json_t **result,
+                                     char **err);
+enum platform_result platform_delete(struct platform *pl,
+                                     const struct profile_kind *k,
+                                     const char *id, const char *actor,
+                                     char **err);
+
+/* Audit entries after cursor (NULL: from the start), as a JSON array. */
+enum platform_result platform_audit(struct platform *pl, const char *after,
+                                    json_t **entries, char **err);
+
+/*
+ * The Git form of a platform object: server fields dropped, reference
+ * fields replaced by the referenced resource's slug (looked up in snap).
+ * Returns NULL with *err set if a reference names an unknown id.
+ */
+json_t *platform_to_git(const struct profile_kind *k, const json_t *raw,
+                        const struct platform_snapshot *snap, char **err);
+/*
+ * The platform form of a Git document: slugs of references turned back
+ * into ids (looked up in snap).  NULL with *err if a slug is unknown.
+ */
+json_t *platform_from_git(const struct profile_kind *k, const json_t *doc,
+                          const struct platform_snapshot *snap, char **err);
+
+const char *platform_result_name(enum platform_result r);
+
+#endif
