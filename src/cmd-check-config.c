@@ -1,19 +1,64 @@
-/* check-config: placeholder until its issue lands; it pretends nothing. */
+/* cmd-check-config: `gitsyncd check-config FILE`, what a configuration means. */
 #include "autoconfig.h"
 
+#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
 #include "gitsyncd/cmd.h"
+#include "gitsyncd/config.h"
+
+static void
+check_config_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gitsyncd check-config [FILE]\n"
+            "\n"
+            "Load FILE (default: -c, else %s) as the daemon would and print\n"
+            "what was understood, every secret shown as <redacted>.  Exit 0 if\n"
+            "it is valid, 2 with \"file:line:col: message\" if not.\n",
+            GITSYNCD_DEFAULT_CONFIG);
+}
 
 int
 cmd_check_config(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-                     strcmp(argv[1], "-h") == 0)) {
-        printf("usage: gitsyncd check-config FILE\n");
-        return EXIT_OK;
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct config *cfg;
+    const char *path;
+    char *err = NULL;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            check_config_usage(stdout);
+            return EXIT_OK;
+        default:
+            check_config_usage(stderr);
+            return EXIT_USAGE;
+        }
     }
-    fprintf(stderr, "gitsyncd check-config: not implemented yet\n");
-    return EXIT_USAGE;
+    if (argc - optind > 1) {
+        check_config_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (optind < argc)
+        path = argv[optind];
+    else if (global_opts.config_path != NULL)
+        path = global_opts.config_path;
+    else
+        path = GITSYNCD_DEFAULT_CONFIG;
+    if (config_load(path, &cfg, &err) != 0) {
+        fprintf(stderr, "gitsyncd: %s\n", err);
+        free(err);
+        return EXIT_USAGE;
+    }
+    config_print(stdout, cfg);
+    printf("ok\n");
+    config_free(cfg);
+    return EXIT_OK;
 }
