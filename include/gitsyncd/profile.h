@@ -107,6 +107,8 @@ const struct profile_kind *profile_kind_by_name(const struct profile *p,
                                                 const char *name);
 const struct profile_kind *profile_kind_by_folder(const struct profile *p,
                                                   const char *folder);
+/* "string", "integer", ... */
+const char *profile_type_name(enum profile_type t);
 /* True if slug is valid for this profile. */
 bool profile_slug_valid(const struct profile *p, const char *slug);
 
