@@ -1,0 +1,45 @@
+#!/bin/sh
+# gitsyncd validate and fmt on real files.
+. "$top_srcdir/tests/e2e/lib.sh"
+plan 12
+tree=$FIXTURES/resources/tree
+
+out=$(cd "$tree" && "$GITSYNCD" validate 2>/dev/null); rc=$?
+is "validate exits 1 on a tree with errors" "$rc" 1
+is "validate prints exactly the two errors, compiler style" "$out" \
+"models/churn.yaml:4:10: error: did not find expected ',' or ']' while parsing a flow sequence
+syncs/to-crm.yaml:2:8: error: model: no model \"weekly-users\" in this tree"
+
+mkdir -p "$T/ok/models"
+cp "$FIXTURES/resources/golden/model.yaml" "$T/ok/models/daily-users.yaml"
+echo "not a resource" > "$T/ok/models/notes.txt"
+out=$("$GITSYNCD" validate "$T/ok" 2>&1); rc=$?
+is "validate exits 0 on a good tree" "$rc" 0
+like "validate counts the files it read" "$out" '1 resource file, 0 errors'
+
+out=$("$GITSYNCD" fmt --check "$T/ok" 2>&1); rc=$?
+is "fmt --check on canonical files exits 0" "$rc" 0
+is "fmt --check on canonical files prints nothing" "$out" ""
+
+printf '{name: Daily active users, slug: daily-users, sourceId: 12, queryType: raw_sql, extra: yes}\n' > "$T/ok/models/messy.yaml"
+out=$("$GITSYNCD" fmt --check "$T/ok" 2>&1); rc=$?
+is "fmt --check lists a file that would change and exits 1" "$rc:$out" "1:$T/ok/models/messy.yaml"
+out=$("$GITSYNCD" fmt "$T/ok" 2>&1); rc=$?
+is "fmt rewrites it" "$rc" 0
+is "in canonical form, profile order first" "$(cat "$T/ok/models/messy.yaml")" \
+"slug: daily-users
+name: Daily active users
+sourceId: 12
+queryType: raw_sql
+extra: 'yes'"
+
+out=$(printf 'b: 2\na: |\n  x\n' | "$GITSYNCD" fmt - 2>&1)
+is "fmt - formats standard input" "$out" "a: |
+  x
+b: 2"
+
+printf 'a: [1\n' > "$T/bad.yaml"
+out=$("$GITSYNCD" fmt "$T/bad.yaml" 2>&1); rc=$?
+is "fmt refuses a file that does not parse" "$rc" 1
+is "and leaves it alone" "$(cat "$T/bad.yaml")" "a: [1"
+done_testing
