@@ -105,9 +105,11 @@ int gitstore_commit_many(struct gitstore *gs, const git_oid *parent,
                          const char *message, git_oid *head, char **err);
 
 /*
- * Push commit to the branch if the remote still points at expected (zero:
- * the branch must not exist).  On GITSTORE_OK refs/remotes/origin/<branch>
- * is advanced too.  ref is the remote ref to push to, or NULL for the
+ * Push commit to the branch as a fast-forward of what the remote holds
+ * (expected, fetched before: zero when the branch did not exist), so a
+ * remote that moved meanwhile gives GITSTORE_NONFASTFORWARD; expected NULL
+ * forces the push (conflict branches).  On GITSTORE_OK
+ * refs/remotes/origin/<branch> is advanced too.  ref is the remote ref to push to, or NULL for the
  * workspace branch (conflict branches pass "refs/heads/gitsyncd/...").
  */
 enum gitstore_result gitstore_push(struct gitstore *gs, const char *ref,

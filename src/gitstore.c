@@ -1,0 +1,1103 @@
+/* gitstore: the workspace's bare mirror, and every call into libgit2. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "gitsyncd/gitstore.h"
+#include "gitsyncd/log.h"
+#include "gitsyncd/util.h"
+
+#define GITSTORE_BASE_REF "refs/gitsyncd/base"
+#define GITSTORE_PUSH_REF "refs/gitsyncd/push"
+#define GITSTORE_MAX_AUTH_TRIES 1
+
+struct gitstore {
+    git_repository *repo;
+    char *path;
+    char *url;           /* with credentials, as configured */
+    char *safe_url;      /* without credentials, for messages */
+    char *branch_ref;    /* refs/heads/<branch> */
+    char *tracking_ref;  /* refs/remotes/origin/<branch> */
+    char *subpath;       /* "" or "dir/" */
+    const struct config_git *git;
+    char **folders;
+    size_t nfolders;
+    /* per operation */
+    int auth_tries;
+    bool auth_failed;
+    bool hostkey_refused;
+    char *push_status;   /* the server's reason for refusing a ref */
+    double deadline;     /* monotonic time after which transfers abort */
+};
+
+/* url without any user:password@ part. */
+static char *
+gitstore_safe_url(const char *url)
+{
+    const char *scheme = strstr(url, "://"), *at, *slash;
+
+    if (scheme == NULL)
+        return xstrdup(url);
+    at = strchr(scheme + 3, '@');
+    slash = strchr(scheme + 3, '/');
+    if (at == NULL || (slash != NULL && slash < at))
+        return xstrdup(url);
+    return xasprintf("%.*s%s", (int)(scheme + 3 - url), url, at + 1);
+}
+
+/* libgit2's last error message, or a fallback. */
+static const char *
+gitstore_giterr(void)
+{
+    const git_error *e = git_error_last();
+
+    return e != NULL && e->message != NULL ? e->message : "unknown libgit2 error";
+}
+
+/* Set *err to "what: libgit2's message". */
+static int
+gitstore_fail(char **err, const char *what)
+{
+    return set_error(err, "%s: %s", what, gitstore_giterr());
+}
+
+void
+gitstore_free(struct gitstore *gs)
+{
+    size_t i;
+
+    if (gs == NULL)
+        return;
+    git_repository_free(gs->repo);
+    free(gs->path);
+    free(gs->url);
+    free(gs->safe_url);
+    free(gs->branch_ref);
+    free(gs->tracking_ref);
+    free(gs->subpath);
+    for (i = 0; i < gs->nfolders; i++)
+        free(gs->folders[i]);
+    free(gs->folders);
+    free(gs->push_status);
+    free(gs);
+    git_libgit2_shutdown();
+}
+
+git_repository *
+gitstore_repo(struct gitstore *gs)
+{
+    return gs->repo;
+}
+
+/* Make dir (mode 0700) and its parents. */
+static int
+gitstore_mkdirs(const char *dir, char **err)
+{
+    char *p = xstrdup(dir), *s;
+
+    for (s = p + 1; *s != '\0'; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+            goto fail;
+        *s = '/';
+    }
+    if (mkdir(p, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    free(p);
+    return 0;
+fail:
+    set_error(err, "cannot create %s: %s", p, strerror(errno));
+    free(p);
+    return -1;
+}
+
+int
+gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
+              char **err)
+{
+    struct gitstore *gs;
+    git_remote *remote = NULL;
+    char *spec;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    git_libgit2_init();
+    gs = xcalloc(1, sizeof *gs);
+    gs->git = opts->git;
+    gs->path = xasprintf("%s/%s.git", opts->state_dir, opts->workspace);
+    gs->url = xstrdup(opts->git->url);
+    gs->safe_url = gitstore_safe_url(opts->git->url);
+    gs->branch_ref = xasprintf("refs/heads/%s", opts->git->branch);
+    gs->tracking_ref = xasprintf("refs/remotes/origin/%s", opts->git->branch);
+    gs->subpath = xstrdup(opts->git->path != NULL ? opts->git->path : "");
+    gs->folders = xcalloc(opts->nfolders + 1, sizeof *gs->folders);
+    for (i = 0; i < opts->nfolders; i++)
+        gs->folders[i] = xstrdup(opts->folders[i]);
+    gs->nfolders = opts->nfolders;
+
+    if (gitstore_mkdirs(opts->state_dir, err) != 0)
+        goto fail;
+    rc = git_repository_open_bare(&gs->repo, gs->path);
+    if (rc == GIT_ENOTFOUND) {
+        if (git_repository_init(&gs->repo, gs->path, 1) != 0) {
+            set_error(err, "cannot create the mirror %s: %s", gs->path, gitstore_giterr());
+            goto fail;
+        }
+        chmod(gs->path, 0700);
+        log_info("created the bare mirror", "workspace", opts->workspace, "path", gs->path);
+    } else if (rc != 0) {
+        set_error(err, "cannot open the mirror %s: %s", gs->path, gitstore_giterr());
+        goto fail;
+    }
+    /* The remote "origin" fetches only the workspace's branch. */
+    spec = xasprintf("+%s:%s", gs->branch_ref, gs->tracking_ref);
+    if (git_remote_lookup(&remote, gs->repo, "origin") == 0) {
+        const char *cur = git_remote_url(remote);
+
+        if (cur == NULL || strcmp(cur, gs->url) != 0)
+            git_remote_set_url(gs->repo, "origin", gs->url);
+        git_remote_free(remote);
+        remote = NULL;
+        /* The branch may have changed in the configuration. */
+        {
+            git_strarray specs = { NULL, 0 };
+            git_remote *r2 = NULL;
+            bool same = false;
+
+            if (git_remote_lookup(&r2, gs->repo, "origin") == 0 &&
+                git_remote_get_fetch_refspecs(&specs, r2) == 0)
+                same = specs.count == 1 && strcmp(specs.strings[0], spec) == 0;
+            git_strarray_dispose(&specs);
+            git_remote_free(r2);
+            if (!same) {
+                git_remote_delete(gs->repo, "origin");
+                rc = git_remote_create_with_fetchspec(&remote, gs->repo, "origin", gs->url, spec);
+                git_remote_free(remote);
+                remote = NULL;
+            }
+        }
+    } else if (git_remote_create_with_fetchspec(&remote, gs->repo, "origin", gs->url, spec) != 0) {
+        set_error(err, "cannot configure the remote %s: %s", gs->safe_url, gitstore_giterr());
+        free(spec);
+        goto fail;
+    }
+    git_remote_free(remote);
+    free(spec);
+    if (gs->git->ca_file != NULL &&
+        git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, gs->git->ca_file, NULL) != 0) {
+        set_error(err, "ca_file %s: %s", gs->git->ca_file, gitstore_giterr());
+        goto fail;
+    }
+    *out = gs;
+    return 0;
+fail:
+    gitstore_free(gs);
+    return -1;
+}
+
+/* ---- transport callbacks -------------------------------------------- */
+
+/* Credentials: token over HTTPS, key over SSH; one try, then fail fast. */
+static int
+gitstore_credentials(git_credential **cred, const char *url,
+                     const char *username_from_url, unsigned int allowed,
+                     void *payload)
+{
+    struct gitstore *gs = payload;
+    const struct config_git *g = gs->git;
+    const char *user;
+    char *pub = NULL;
+    int rc;
+
+    (void)url;
+    if (++gs->auth_tries > GITSTORE_MAX_AUTH_TRIES) {
+        gs->auth_failed = true;
+        git_error_set_str(GIT_ERROR_NET, "credentials refused");
+        return GIT_EAUTH;
+    }
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && g->ssh_key != NULL) {
+        user = username_from_url != NULL ? username_from_url
+                                         : g->username != NULL ? g->username : "git";
+        pub = g->ssh_public_key != NULL ? xstrdup(g->ssh_public_key)
+                                        : xasprintf("%s.pub", g->ssh_key);
+        if (access(pub, R_OK) != 0) {
+            free(pub);
+            pub = NULL;
+        }
+        rc = git_credential_ssh_key_new(cred, user, pub, g->ssh_key,
+                                        g->ssh_passphrase != NULL ? g->ssh_passphrase : "");
+        free(pub);
+        return rc;
+    }
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && g->password != NULL) {
+        user = g->username != NULL ? g->username
+               : username_from_url != NULL ? username_from_url : "x-access-token";
+        return git_credential_userpass_plaintext_new(cred, user, g->password);
+    }
+    if (allowed & GIT_CREDENTIAL_USERNAME) {
+        return git_credential_username_new(cred, username_from_url != NULL
+                                                     ? username_from_url : "git");
+    }
+    gs->auth_failed = true;
+    git_error_set_str(GIT_ERROR_NET, "the remote asks for credentials and none are configured");
+    return GIT_EAUTH;
+}
+
+/* base64 of data, without padding (as ssh-keygen prints SHA256 fingerprints). */
+static char *
+gitstore_b64(const unsigned char *data, size_t len, bool pad)
+{
+    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
+    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+
+    while (!pad && n > 0 && out[n - 1] == '=')
+        out[--n] = '\0';
+    return out;
+}
+
+/* The host as known_hosts names it: host, or [host]:port. */
+static char *
+gitstore_known_host_name(const char *url)
+{
+    const char *p = strstr(url, "://"), *host, *end, *colon;
+    char *h;
+
+    if (p != NULL) {
+        host = p + 3;
+        end = host + strcspn(host, "/");
+        if (memchr(host, '@', (size_t)(end - host)) != NULL)
+            host = (const char *)memchr(host, '@', (size_t)(end - host)) + 1;
+        colon = memchr(host, ':', (size_t)(end - host));
+        if (colon != NULL && strcmp(url, "") != 0 && strtol(colon + 1, NULL, 10) != 22)
+            return xasprintf("[%.*s]:%.*s", (int)(colon - host), host,
+                             (int)(end - colon - 1), colon + 1);
+        return xstrndup(host, (size_t)((colon != NULL ? colon : end) - host));
+    }
+    /* scp-like user@host:path */
+    host = strchr(url, '@') != NULL ? strchr(url, '@') + 1 : url;
+    end = strchr(host, ':');
+    h = end != NULL ? xstrndup(host, (size_t)(end - host)) : xstrdup(host);
+    return h;
+}
+
+/* True if pattern (plain, comma list, or |1|salt|hash) names host. */
+static bool
+gitstore_host_matches(const char *pattern, const char *host)
+{
+    unsigned char salt[64], hash[64], mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    char *p, *tok, *save = NULL, *s, *h;
+    bool hit = false;
+    int sl, hl;
+
+    if (strncmp(pattern, "|1|", 3) == 0) {
+        s = xstrdup(pattern + 3);
+        h = strchr(s, '|');
+        if (h == NULL) {
+            free(s);
+            return false;
+        }
+        *h++ = '\0';
+        sl = EVP_DecodeBlock(salt, (const unsigned char *)s, (int)strlen(s));
+        hl = EVP_DecodeBlock(hash, (const unsigned char *)h, (int)strlen(h));
+        free(s);
+        if (sl < 20 || hl < 20)
+            return false;
+        HMAC(EVP_sha1(), salt, 20, (const unsigned char *)host, strlen(host), mac, &maclen);
+        return maclen == 20 && CRYPTO_memcmp(mac, hash, 20) == 0;
+    }
+    p = xstrdup(pattern);
+    for (tok = strtok_r(p, ",", &save); tok != NULL && !hit; tok = strtok_r(NULL, ",", &save))
+        hit = strcmp(tok, host) == 0;
+    free(p);
+    return hit;
+}
+
+/* True if the known_hosts file lists this raw host key for host. */
+static bool
+gitstore_known_hosts_ok(const char *file, const char *host,
+                        const unsigned char *key, size_t keylen)
+{
+    char *data = NULL, *line, *save = NULL, *b64, *e = NULL;
+    char hostf[1024], type[128], keyf[8192];
+    bool ok = false;
+    size_t len;
+
+    if (read_file(file, 1 << 20, &data, &len, &e) != 0) {
+        free(e);
+        return false;
+    }
+    b64 = gitstore_b64(key, keylen, true);
+    for (line = strtok_r(data, "\n", &save); line != NULL && !ok;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '#' || line[0] == '@')
+            continue;
+        if (sscanf(line, "%1023s %127s %8191s", hostf, type, keyf) != 3)
+            continue;
+        ok = gitstore_host_matches(hostf, host) && strcmp(keyf, b64) == 0;
+    }
+    free(b64);
+    free(data);
+    return ok;
+}
+
+/* Host keys (SSH) and certificates (HTTPS). */
+static int
+gitstore_certificate(git_cert *cert, int valid, const char *host, void *payload)
+{
+    struct gitstore *gs = payload;
+    const struct config_git *g = gs->git;
+    git_cert_hostkey *hk;
+    char *fp, *kh, *name;
+    const char *pin;
+    bool ok;
+
+    (void)host;
+    if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) {
+        /* TLS: libgit2 verified the chain; refuse unless told not to. */
+        if (valid || !g->tls_verify)
+            return 0;
+        git_error_set_str(GIT_ERROR_SSL, "the server's TLS certificate is not trusted");
+        return GIT_ECERTIFICATE;
+    }
+    if (g->insecure_skip_host_key_check)
+        return 0;
+    hk = (git_cert_hostkey *)cert;
+    if (g->host_key_fingerprint != NULL) {
+        if (!(hk->type & GIT_CERT_SSH_SHA256))
+            goto refuse;
+        fp = gitstore_b64(hk->hash_sha256, 32, false);
+        pin = g->host_key_fingerprint;
+        if (strncmp(pin, "SHA256:", 7) == 0)
+            pin += 7;
+        ok = strncmp(fp, pin, strlen(fp)) == 0 && strlen(fp) == strcspn(pin, "=");
+        free(fp);
+        if (ok)
+            return 0;
+        goto refuse;
+    }
+    if (!(hk->type & GIT_CERT_SSH_RAW))
+        goto refuse;
+    kh = g->known_hosts != NULL ? xstrdup(g->known_hosts)
+         : xasprintf("%s/.ssh/known_hosts", getenv("HOME") ? getenv("HOME") : "/root");
+    name = gitstore_known_host_name(gs->url);
+    ok = gitstore_known_hosts_ok(kh, name, (const unsigned char *)hk->hostkey, hk->hostkey_len);
+    free(kh);
+    free(name);
+    if (ok)
+        return 0;
+refuse:
+    gs->hostkey_refused = true;
+    git_error_set_str(GIT_ERROR_SSH, "unknown SSH host key (add it to known_hosts or pin host_key_fingerprint)");
+    return GIT_ECERTIFICATE;
+}
+
+/* Abort a transfer that runs past the configured timeout. */
+static int
+gitstore_transfer_progress(const git_indexer_progress *stats, void *payload)
+{
+    struct gitstore *gs = payload;
+
+    (void)stats;
+    if (gs->deadline > 0 && now_mono() > gs->deadline) {
+        git_error_set_str(GIT_ERROR_NET, "timed out");
+        return -1;
+    }
+    return 0;
+}
+
+/* The server's answer for each pushed ref: non-NULL status is a refusal. */
+static int
+gitstore_push_update(const char *refname, const char *status, void *payload)
+{
+    struct gitstore *gs = payload;
+
+    (void)refname;
+    if (status != NULL) {
+        free(gs->push_status);
+        gs->push_status = xstrdup(status);
+        return -1;
+    }
+    return 0;
+}
+
+/* Callbacks shared by fetch and push. */
+static void
+gitstore_callbacks(struct gitstore *gs, git_remote_callbacks *cb)
+{
+    git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
+    cb->credentials = gitstore_credentials;
+    cb->certificate_check = gitstore_certificate;
+    cb->transfer_progress = gitstore_transfer_progress;
+    cb->push_update_reference = gitstore_push_update;
+    cb->payload = gs;
+    gs->auth_tries = 0;
+    gs->auth_failed = false;
+    gs->hostkey_refused = false;
+    free(gs->push_status);
+    gs->push_status = NULL;
+    gs->deadline = gs->git->timeout_ms > 0 ? now_mono() + (double)gs->git->timeout_ms / 1000 : 0;
+}
+
+/* Classify a failed transfer. */
+static enum gitstore_result
+gitstore_classify(struct gitstore *gs, int rc)
+{
+    const git_error *e = git_error_last();
+
+    if (rc == GIT_ENONFASTFORWARD)
+        return GITSTORE_NONFASTFORWARD;
+    if (rc == GIT_EAUTH || gs->auth_failed)
+        return GITSTORE_AUTH;
+    if (e != NULL && e->message != NULL &&
+        (strstr(e->message, "authentication") != NULL || strstr(e->message, "401") != NULL ||
+         strstr(e->message, "403") != NULL || strstr(e->message, "Permission denied") != NULL))
+        return GITSTORE_AUTH;
+    if (gs->hostkey_refused || rc == GIT_ECERTIFICATE)
+        return GITSTORE_NETWORK;
+    if (e != NULL && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_OS ||
+                      e->klass == GIT_ERROR_SSL || e->klass == GIT_ERROR_SSH ||
+                      e->klass == GIT_ERROR_HTTP || e->klass == GIT_ERROR_REPOSITORY))
+        return GITSTORE_NETWORK;
+    return GITSTORE_ERROR;
+}
+
+enum gitstore_result
+gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
+{
+    git_fetch_options fo;
+    git_remote *remote = NULL;
+    git_reference *ref = NULL;
+    enum gitstore_result r;
+    int rc;
+
+    *exists = false;
+    memset(head, 0, sizeof *head);
+    if (git_remote_lookup(&remote, gs->repo, "origin") != 0) {
+        gitstore_fail(err, "the mirror has no remote origin");
+        return GITSTORE_ERROR;
+    }
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    gitstore_callbacks(gs, &fo.callbacks);
+    fo.prune = GIT_FETCH_PRUNE;
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    rc = git_remote_fetch(remote, NULL, &fo, "gitsyncd: fetch");
+    git_remote_free(remote);
+    if (rc != 0) {
+        r = gitstore_classify(gs, rc);
+        set_error(err, "fetch from %s: %s%s", gs->safe_url, gitstore_giterr(),
+                  r == GITSTORE_AUTH ? " (check the token or key)" : "");
+        return r;
+    }
+    if (git_reference_lookup(&ref, gs->repo, gs->tracking_ref) == 0) {
+        git_reference *resolved = NULL;
+
+        if (git_reference_resolve(&resolved, ref) == 0) {
+            git_oid_cpy(head, git_reference_target(resolved));
+            *exists = true;
+        }
+        git_reference_free(resolved);
+        git_reference_free(ref);
+    }
+    return GITSTORE_OK;
+}
+
+/* ---- trees ------------------------------------------------------------ */
+
+void
+gitstore_entries_free(struct gitstore_entry *entries, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(entries[i].folder);
+        free(entries[i].slug);
+    }
+    free(entries);
+}
+
+static int
+gitstore_entry_cmp(const void *a, const void *b)
+{
+    const struct gitstore_entry *x = a, *y = b;
+    int c = strcmp(x->folder, y->folder);
+
+    return c != 0 ? c : strcmp(x->slug, y->slug);
+}
+
+/* The tree of a commit (zero or NULL: none). */
+static int
+gitstore_commit_tree(struct gitstore *gs, const git_oid *commit, git_tree **tree,
+                     char **err)
+{
+    git_commit *c = NULL;
+
+    *tree = NULL;
+    if (commit == NULL || git_oid_is_zero(commit))
+        return 0;
+    if (git_commit_lookup(&c, gs->repo, commit) != 0)
+        return gitstore_fail(err, "cannot read a commit");
+    if (git_commit_tree(tree, c) != 0) {
+        git_commit_free(c);
+        return gitstore_fail(err, "cannot read a commit's tree");
+    }
+    git_commit_free(c);
+    return 0;
+}
+
+/* The subtree at path of tree, or NULL if there is none. */
+static git_tree *
+gitstore_subtree(struct gitstore *gs, git_tree *tree, const char *path)
+{
+    git_tree_entry *te = NULL;
+    git_tree *sub = NULL;
+    char *p;
+    size_t len = strlen(path);
+
+    if (len == 0) {
+        git_tree_dup(&sub, tree);
+        return sub;
+    }
+    p = xstrndup(path, path[len - 1] == '/' ? len - 1 : len);
+    if (git_tree_entry_bypath(&te, tree, p) == 0 &&
+        git_tree_entry_type(te) == GIT_OBJECT_TREE)
+        git_tree_lookup(&sub, gs->repo, git_tree_entry_id(te));
+    git_tree_entry_free(te);
+    free(p);
+    return sub;
+}
+
+int
+gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
+                   struct gitstore_entry **entries, size_t *n, char **err)
+{
+    git_tree *tree = NULL, *root = NULL, *ft;
+    const git_tree_entry *te;
+    struct gitstore_entry *v = NULL;
+    const char *name;
+    size_t count = 0, i, j, len;
+
+    *entries = NULL;
+    *n = 0;
+    if (gitstore_commit_tree(gs, commit, &tree, err) != 0)
+        return -1;
+    if (tree == NULL)
+        return 0;
+    root = gitstore_subtree(gs, tree, gs->subpath);
+    for (i = 0; root != NULL && i < gs->nfolders; i++) {
+        ft = gitstore_subtree(gs, root, gs->folders[i]);
+        if (ft == NULL)
+            continue;
+        for (j = 0; j < git_tree_entrycount(ft); j++) {
+            te = git_tree_entry_byindex(ft, j);
+            name = git_tree_entry_name(te);
+            len = strlen(name);
+            if (git_tree_entry_type(te) != GIT_OBJECT_BLOB || len <= 5 ||
+                !str_endswith(name, ".yaml") || name[0] == '.')
+                continue;
+            v = xreallocarray(v, count + 1, sizeof *v);
+            v[count].folder = xstrdup(gs->folders[i]);
+            v[count].slug = xstrndup(name, len - 5);
+            git_oid_cpy(&v[count].blob, git_tree_entry_id(te));
+            count++;
+        }
+        git_tree_free(ft);
+    }
+    git_tree_free(root);
+    git_tree_free(tree);
+    qsort(v, count, sizeof *v, gitstore_entry_cmp);
+    *entries = v;
+    *n = count;
+    return 0;
+}
+
+int
+gitstore_read_blob(struct gitstore *gs, const git_oid *blob, char **data,
+                   size_t *len, char **err)
+{
+    git_blob *b = NULL;
+    size_t size;
+
+    if (git_blob_lookup(&b, gs->repo, blob) != 0)
+        return gitstore_fail(err, "cannot read a blob");
+    size = (size_t)git_blob_rawsize(b);
+    *data = xmalloc(size + 1);
+    memcpy(*data, git_blob_rawcontent(b), size);
+    (*data)[size] = '\0';
+    *len = size;
+    git_blob_free(b);
+    return 0;
+}
+
+int
+gitstore_write_blob(struct gitstore *gs, const char *data, size_t len,
+                    git_oid *out, char **err)
+{
+    if (git_blob_create_from_buffer(out, gs->repo, data, len) != 0)
+        return gitstore_fail(err, "cannot write a blob");
+    return 0;
+}
+
+/* The path of a resource in the repository. */
+static char *
+gitstore_path(struct gitstore *gs, const char *folder, const char *slug)
+{
+    return xasprintf("%s%s/%s.yaml", gs->subpath, folder, slug);
+}
+
+/* The empty tree (for root commits). */
+static int
+gitstore_empty_tree(struct gitstore *gs, git_tree **out, char **err)
+{
+    git_treebuilder *tb = NULL;
+    git_oid oid;
+    int rc;
+
+    if (git_treebuilder_new(&tb, gs->repo, NULL) != 0)
+        return gitstore_fail(err, "cannot build a tree");
+    rc = git_treebuilder_write(&oid, tb);
+    git_treebuilder_free(tb);
+    if (rc != 0 || git_tree_lookup(out, gs->repo, &oid) != 0)
+        return gitstore_fail(err, "cannot write the empty tree");
+    return 0;
+}
+
+/* Apply updates to base (may be NULL: empty) into a new tree. */
+static int
+gitstore_update_tree(struct gitstore *gs, git_tree *base,
+                     git_tree_update *updates, size_t n, git_oid *out,
+                     char **err)
+{
+    git_tree *empty = NULL;
+    int rc;
+
+    if (base == NULL) {
+        if (gitstore_empty_tree(gs, &empty, err) != 0)
+            return -1;
+        base = empty;
+    }
+    rc = git_tree_create_updated(out, gs->repo, base, n, updates);
+    git_tree_free(empty);
+    if (rc != 0)
+        return gitstore_fail(err, "cannot build a tree");
+    return 0;
+}
+
+/* A signature for name/email (or the fallback identity) at when. */
+static int
+gitstore_signature(git_signature **sig, const char *name, const char *email,
+                   const struct config_identity *fallback, time_t when)
+{
+    const char *n = name != NULL && name[0] != '\0' ? name
+                    : fallback->name != NULL ? fallback->name : "gitsyncd";
+    const char *e = name != NULL && name[0] != '\0' ? (email != NULL ? email : "")
+                    : fallback->email != NULL ? fallback->email : "gitsyncd@localhost";
+
+    if (when == 0)
+        return git_signature_now(sig, n, e);
+    return git_signature_new(sig, n, e, when, 0);
+}
+
+/* Make one commit of tree on parent (may be NULL); *out gets it. */
+static int
+gitstore_make_commit(struct gitstore *gs, const git_oid *parent,
+                     const git_oid *tree_oid, const char *an, const char *ae,
+                     time_t when, const char *message, git_oid *out,
+                     char **err)
+{
+    const struct config_identity *committer =
+        gs->git->committer.name != NULL ? &gs->git->committer : &gs->git->author;
+    git_signature *author = NULL, *comm = NULL;
+    git_commit *pc = NULL;
+    git_tree *tree = NULL;
+    const git_commit *parents[1];
+    int rc = -1;
+
+    if (gitstore_signature(&author, an, ae, &gs->git->author, when) != 0 ||
+        gitstore_signature(&comm, NULL, NULL, committer, 0) != 0) {
+        gitstore_fail(err, "bad identity");
+        goto out;
+    }
+    if (git_tree_lookup(&tree, gs->repo, tree_oid) != 0) {
+        gitstore_fail(err, "cannot read a tree");
+        goto out;
+    }
+    if (parent != NULL && !git_oid_is_zero(parent)) {
+        if (git_commit_lookup(&pc, gs->repo, parent) != 0) {
+            gitstore_fail(err, "cannot read the parent commit");
+            goto out;
+        }
+        parents[0] = pc;
+    }
+    if (git_commit_create(out, gs->repo, NULL, author, comm, "UTF-8", message,
+                          tree, pc != NULL ? 1 : 0, parents) != 0) {
+        gitstore_fail(err, "cannot create a commit");
+        goto out;
+    }
+    rc = 0;
+out:
+    git_signature_free(author);
+    git_signature_free(comm);
+    git_commit_free(pc);
+    git_tree_free(tree);
+    return rc;
+}
+
+/* Fill a tree update for one change; false when it changes nothing. */
+static bool
+gitstore_change_update(struct gitstore *gs, git_tree *base,
+                       const struct gitstore_change *ch, git_tree_update *u,
+                       char **path)
+{
+    git_tree_entry *te = NULL;
+    bool exists;
+
+    *path = gitstore_path(gs, ch->folder, ch->slug);
+    exists = base != NULL && git_tree_entry_bypath(&te, base, *path) == 0;
+    if (ch->blob == NULL) {
+        git_tree_entry_free(te);
+        if (!exists)
+            return false;
+        u->action = GIT_TREE_UPDATE_REMOVE;
+    } else {
+        bool same = exists && git_oid_equal(git_tree_entry_id(te), ch->blob);
+
+        git_tree_entry_free(te);
+        if (same)
+            return false;
+        u->action = GIT_TREE_UPDATE_UPSERT;
+        git_oid_cpy(&u->id, ch->blob);
+        u->filemode = GIT_FILEMODE_BLOB;
+    }
+    u->path = *path;
+    return true;
+}
+
+int
+gitstore_commit_chain(struct gitstore *gs, const git_oid *parent,
+                      const struct gitstore_change *changes, size_t n,
+                      git_oid *head, char **err)
+{
+    git_tree *tree = NULL;
+    git_tree_update u;
+    git_oid cur, tree_oid;
+    bool have = parent != NULL && !git_oid_is_zero(parent);
+    char *path;
+    size_t i;
+
+    memset(&cur, 0, sizeof cur);
+    if (have)
+        git_oid_cpy(&cur, parent);
+    for (i = 0; i < n; i++) {
+        if (gitstore_commit_tree(gs, have ? &cur : NULL, &tree, err) != 0)
+            return -1;
+        memset(&u, 0, sizeof u);
+        if (!gitstore_change_update(gs, tree, &changes[i], &u, &path)) {
+            /* Nothing to change: no empty commit. */
+            free(path);
+            git_tree_free(tree);
+            continue;
+        }
+        if (gitstore_update_tree(gs, tree, &u, 1, &tree_oid, err) != 0 ||
+            gitstore_make_commit(gs, have ? &cur : NULL, &tree_oid,
+                                 changes[i].author_name, changes[i].author_email,
+                                 changes[i].when, changes[i].message, &cur, err) != 0) {
+            free(path);
+            git_tree_free(tree);
+            return -1;
+        }
+        have = true;
+        free(path);
+        git_tree_free(tree);
+        tree = NULL;
+    }
+    git_oid_cpy(head, &cur);
+    return 0;
+}
+
+static int
+gitstore_update_cmp(const void *a, const void *b)
+{
+    return strcmp(((const git_tree_update *)a)->path, ((const git_tree_update *)b)->path);
+}
+
+int
+gitstore_commit_many(struct gitstore *gs, const git_oid *parent,
+                     const struct gitstore_change *changes, size_t n,
+                     const char *message, git_oid *head, char **err)
+{
+    git_tree *tree = NULL;
+    git_tree_update *u;
+    char **paths;
+    git_oid tree_oid;
+    size_t i, nu = 0;
+    int rc = -1;
+
+    if (gitstore_commit_tree(gs, parent, &tree, err) != 0)
+        return -1;
+    u = xcalloc(n + 1, sizeof *u);
+    paths = xcalloc(n + 1, sizeof *paths);
+    for (i = 0; i < n; i++) {
+        if (gitstore_change_update(gs, tree, &changes[i], &u[nu], &paths[i]))
+            nu++;
+    }
+    qsort(u, nu, sizeof *u, gitstore_update_cmp);
+    if (gitstore_update_tree(gs, tree, u, nu, &tree_oid, err) == 0 &&
+        gitstore_make_commit(gs, parent, &tree_oid, NULL, NULL, 0, message, head, err) == 0)
+        rc = 0;
+    for (i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(u);
+    git_tree_free(tree);
+    return rc;
+}
+
+enum gitstore_result
+gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
+              const git_oid *expected, char **err)
+{
+    git_push_options po;
+    git_remote *remote = NULL;
+    git_reference *lr = NULL;
+    enum gitstore_result r;
+    const char *dst = ref != NULL ? ref : gs->branch_ref;
+    char *spec;
+    char *specs[1];
+    git_strarray arr = { specs, 1 };
+    int rc;
+
+    (void)expected;
+    if (git_reference_create(&lr, gs->repo, GITSTORE_PUSH_REF, commit, 1, "gitsyncd: push") != 0) {
+        gitstore_fail(err, "cannot prepare the push");
+        return GITSTORE_ERROR;
+    }
+    git_reference_free(lr);
+    /* Without "+", the server and libgit2 refuse anything but a fast-forward
+     * of what the remote holds: the compare-and-swap of the branch. */
+    spec = xasprintf("%s%s:%s", expected == NULL ? "+" : "", GITSTORE_PUSH_REF, dst);
+    specs[0] = spec;
+    if (git_remote_lookup(&remote, gs->repo, "origin") != 0) {
+        free(spec);
+        gitstore_fail(err, "the mirror has no remote origin");
+        return GITSTORE_ERROR;
+    }
+    git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+    gitstore_callbacks(gs, &po.callbacks);
+    rc = git_remote_push(remote, &arr, &po);
+    git_remote_free(remote);
+    free(spec);
+    if (rc != 0 || gs->push_status != NULL) {
+        if (gs->push_status != NULL) {
+            const char *s = gs->push_status;
+
+            if (strstr(s, "non-fast-forward") != NULL || strstr(s, "fetch first") != NULL ||
+                strstr(s, "stale") != NULL || strstr(s, "already exists") != NULL)
+                r = GITSTORE_NONFASTFORWARD;
+            else
+                r = GITSTORE_REJECTED;
+            set_error(err, "push to %s %s refused by the server: %s", gs->safe_url, dst, s);
+        } else {
+            r = gitstore_classify(gs, rc);
+            set_error(err, "push to %s %s: %s", gs->safe_url, dst, gitstore_giterr());
+        }
+        return r;
+    }
+    if (ref == NULL || strcmp(ref, gs->branch_ref) == 0) {
+        if (git_reference_create(&lr, gs->repo, gs->tracking_ref, commit, 1,
+                                 "gitsyncd: pushed") == 0)
+            git_reference_free(lr);
+    }
+    return GITSTORE_OK;
+}
+
+int
+gitstore_base_get(struct gitstore *gs, git_oid *base, bool *exists, char **err)
+{
+    git_reference *ref = NULL;
+    int rc;
+
+    memset(base, 0, sizeof *base);
+    *exists = false;
+    rc = git_reference_lookup(&ref, gs->repo, GITSTORE_BASE_REF);
+    if (rc == GIT_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return gitstore_fail(err, "cannot read " GITSTORE_BASE_REF);
+    git_oid_cpy(base, git_reference_target(ref));
+    *exists = true;
+    git_reference_free(ref);
+    return 0;
+}
+
+int
+gitstore_base_set(struct gitstore *gs, const struct gitstore_entry *entries,
+                  size_t n, const git_oid *old, const char *message,
+                  git_oid *out, char **err)
+{
+    static const struct config_identity me = { "gitsyncd", "gitsyncd@localhost" };
+    git_tree_update *u;
+    git_reference *ref = NULL;
+    git_signature *sig = NULL;
+    git_commit *pc = NULL;
+    git_tree *tree = NULL;
+    const git_commit *parents[1];
+    git_oid tree_oid;
+    char **paths;
+    size_t i;
+    bool has_old = old != NULL && !git_oid_is_zero(old);
+    int rc = -1;
+
+    u = xcalloc(n + 1, sizeof *u);
+    paths = xcalloc(n + 1, sizeof *paths);
+    for (i = 0; i < n; i++) {
+        paths[i] = gitstore_path(gs, entries[i].folder, entries[i].slug);
+        u[i].action = GIT_TREE_UPDATE_UPSERT;
+        u[i].path = paths[i];
+        u[i].filemode = GIT_FILEMODE_BLOB;
+        git_oid_cpy(&u[i].id, &entries[i].blob);
+    }
+    qsort(u, n, sizeof *u, gitstore_update_cmp);
+    if (gitstore_update_tree(gs, NULL, u, n, &tree_oid, err) != 0)
+        goto out;
+    if (git_tree_lookup(&tree, gs->repo, &tree_oid) != 0 ||
+        gitstore_signature(&sig, NULL, NULL, &me, 0) != 0) {
+        gitstore_fail(err, "cannot build the base");
+        goto out;
+    }
+    if (has_old) {
+        if (git_commit_lookup(&pc, gs->repo, old) != 0) {
+            gitstore_fail(err, "cannot read the old base");
+            goto out;
+        }
+        parents[0] = pc;
+    }
+    if (git_commit_create(out, gs->repo, NULL, sig, sig, "UTF-8", message, tree,
+                          has_old ? 1 : 0, parents) != 0) {
+        gitstore_fail(err, "cannot commit the base");
+        goto out;
+    }
+    if (has_old)
+        rc = git_reference_create_matching(&ref, gs->repo, GITSTORE_BASE_REF, out, 1,
+                                           old, "gitsyncd: base");
+    else
+        rc = git_reference_create(&ref, gs->repo, GITSTORE_BASE_REF, out, 0, "gitsyncd: base");
+    if (rc != 0) {
+        set_error(err, "cannot move " GITSTORE_BASE_REF " (%s): %s",
+                  rc == GIT_EMODIFIED || rc == GIT_EEXISTS ? "it moved meanwhile" : "error",
+                  gitstore_giterr());
+        rc = -1;
+        goto out;
+    }
+    rc = 0;
+out:
+    git_reference_free(ref);
+    git_signature_free(sig);
+    git_commit_free(pc);
+    git_tree_free(tree);
+    for (i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(u);
+    return rc;
+}
+
+void
+gitstore_deltas_free(struct gitstore_delta *deltas, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(deltas[i].folder);
+        free(deltas[i].slug);
+    }
+    free(deltas);
+}
+
+int
+gitstore_diff(struct gitstore *gs, const git_oid *a, const git_oid *b,
+              struct gitstore_delta **deltas, size_t *n, char **err)
+{
+    struct gitstore_entry *ea = NULL, *eb = NULL;
+    struct gitstore_delta *d = NULL;
+    size_t na = 0, nb = 0, i = 0, j = 0, count = 0;
+    int c;
+
+    *deltas = NULL;
+    *n = 0;
+    if (gitstore_read_tree(gs, a, &ea, &na, err) != 0)
+        return -1;
+    if (gitstore_read_tree(gs, b, &eb, &nb, err) != 0) {
+        gitstore_entries_free(ea, na);
+        return -1;
+    }
+    while (i < na || j < nb) {
+        c = i == na ? 1 : j == nb ? -1 : gitstore_entry_cmp(&ea[i], &eb[j]);
+        if (c == 0 && git_oid_equal(&ea[i].blob, &eb[j].blob)) {
+            i++;
+            j++;
+            continue;
+        }
+        d = xreallocarray(d, count + 1, sizeof *d);
+        memset(&d[count], 0, sizeof *d);
+        if (c < 0) {
+            d[count].type = GITSTORE_DELETED;
+            d[count].folder = xstrdup(ea[i].folder);
+            d[count].slug = xstrdup(ea[i].slug);
+            git_oid_cpy(&d[count].old_blob, &ea[i].blob);
+            i++;
+        } else if (c > 0) {
+            d[count].type = GITSTORE_ADDED;
+            d[count].folder = xstrdup(eb[j].folder);
+            d[count].slug = xstrdup(eb[j].slug);
+            git_oid_cpy(&d[count].new_blob, &eb[j].blob);
+            j++;
+        } else {
+            d[count].type = GITSTORE_MODIFIED;
+            d[count].folder = xstrdup(ea[i].folder);
+            d[count].slug = xstrdup(ea[i].slug);
+            git_oid_cpy(&d[count].old_blob, &ea[i].blob);
+            git_oid_cpy(&d[count].new_blob, &eb[j].blob);
+            i++;
+            j++;
+        }
+        count++;
+    }
+    gitstore_entries_free(ea, na);
+    gitstore_entries_free(eb, nb);
+    *deltas = d;
+    *n = count;
+    return 0;
+}
+
+const char *
+gitstore_result_name(enum gitstore_result r)
+{
+    switch (r) {
+    case GITSTORE_OK:
+        return "ok";
+    case GITSTORE_ERROR:
+        return "error";
+    case GITSTORE_NONFASTFORWARD:
+        return "non-fast-forward";
+    case GITSTORE_REJECTED:
+        return "rejected";
+    case GITSTORE_AUTH:
+        return "auth";
+    case GITSTORE_NETWORK:
+        return "network";
+    }
+    return "?";
+}

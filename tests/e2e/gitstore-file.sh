@@ -1,0 +1,68 @@
+#!/bin/sh
+# gitstore against real git over file://: commits, authors, trailers,
+# import, deletions, a rejecting hook, a racing push, a force-push, an
+# empty and an unreachable remote.  The git CLI checks what was written.
+. "$top_srcdir/tests/e2e/lib.sh"
+TOOL=$top_builddir/tests/gitstore-tool
+plan 16
+git init -q --bare -b main "$T/remote.git"
+export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
+export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
+rlog() { git --git-dir="$T/remote.git" log --format="$1" main; }
+
+is "an empty remote fetches as no branch" "$("$TOOL" fetch 2>/dev/null)" "none"
+
+out=$("$TOOL" import 3 2>/dev/null); rc=$?
+is "an import into the empty remote is pushed" "$rc" 0
+is "the import is one commit with three files" \
+    "$(git --git-dir="$T/remote.git" show --format= --name-only main | tr '\n' ' ')" \
+    "models/r0.yaml models/r1.yaml models/r2.yaml "
+
+"$TOOL" commit-push 3 >/dev/null 2>&1
+GS_TAG=again "$TOOL" commit-push 3 >/dev/null 2>&1
+is "three changes become three commits (twice)" "$(rlog %s | wc -l)" 7
+is "each commit has its own author" "$(rlog '%an <%ae>' | head -n 3 | tr '\n' ',')" \
+    "Author 2 <author2@example.com>,Author 1 <author1@example.com>,Author 0 <author0@example.com>,"
+is "the committer is the configured identity" "$(rlog '%cn <%ce>' | sort -u)" "gitsyncd <gitsyncd@example.com>"
+is "the message carries the trailers" \
+    "$(git --git-dir="$T/remote.git" log -1 --format='%(trailers:key=Gitsyncd-Event,valueonly)%(trailers:key=Gitsyncd-Actor,valueonly)' main | tr -d '\n')" \
+    "evt-2Author 2 <author2@example.com>"
+files=$(for c in $(rlog %H | head -n 3); do git --git-dir="$T/remote.git" show --format= --name-only "$c" | wc -l; done | tr '\n' ' ')
+is "each commit touches exactly one file" "$files" "1 1 1 "
+
+"$TOOL" delete-push r1 >/dev/null 2>&1
+is "a deletion is a commit that removes the file" \
+    "$(git --git-dir="$T/remote.git" show --format= --name-status main)" "D	models/r1.yaml"
+is "the tree lists what is left" "$("$TOOL" tree 2>/dev/null | tr '\n' ' ')" "models/r0 models/r2 "
+
+# A README and a nested folder are not resources.
+git clone -q "$T/remote.git" "$T/clone"
+echo "# hello" > "$T/clone/models/README.md"
+mkdir -p "$T/clone/models/sub" && echo "x: 1" > "$T/clone/models/sub/x.yaml"
+git -C "$T/clone" add -A && git -C "$T/clone" commit -qm "docs" && git -C "$T/clone" push -q origin main
+is "non-resource files are ignored" "$("$TOOL" tree 2>/dev/null | tr '\n' ' ')" "models/r0 models/r2 "
+
+# (libgit2's file:// transport writes the repository itself and runs no
+# hooks: a refusing pre-receive hook is tested over smart HTTP.)
+
+# Another clone pushes between our fetch and our push: non-fast-forward.
+GS_TAG=race "$TOOL" commit-push 2 "$T/go" > "$T/race.out" 2>/dev/null &
+racer=$!
+sleep 0.5
+git -C "$T/clone" pull -q --rebase origin main
+echo "slug: human" > "$T/clone/models/human.yaml"
+git -C "$T/clone" add -A && git -C "$T/clone" commit -qm "human change" && git -C "$T/clone" push -q origin main
+touch "$T/go"
+wait $racer; rc=$?
+is "a push after the remote moved is non-fast-forward" "$rc" 10
+GS_TAG=race "$TOOL" commit-push 2 >/dev/null 2>&1; rc=$?
+is "rebuilt on the new head, the push succeeds" "$rc" 0
+like "both histories are intact" "$(rlog %s | head -n 3 | tr '\n' '|')" "model r1: updated in test\|model r0: updated in test\|human change"
+
+# A force-pushed remote: the old head is no longer an ancestor.
+git -C "$T/clone" reset -q --hard "$(git -C "$T/clone" rev-list --max-parents=0 HEAD)" && git -C "$T/clone" push -q -f origin main
+is "after a force-push the tree is read from the new head" "$("$TOOL" tree 2>/dev/null | tr '\n' ' ')" "models/r0 models/r1 models/r2 "
+
+out=$(GS_URL="file://$T/nowhere.git" "$TOOL" fetch 2>/dev/null); rc=$?
+like "an unreachable remote is a network error naming the URL" "$rc: $out" "^13: network: fetch from file://$T/nowhere.git"
+done_testing
