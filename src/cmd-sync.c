@@ -1,19 +1,131 @@
-/* sync: placeholder until its issue lands; it pretends nothing. */
+/* cmd-sync: `gitsyncd sync --once WORKSPACE`, one full reconcile for cron and CI. */
 #include "autoconfig.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+#include <git2.h>
+
 #include "gitsyncd/cmd.h"
+#include "gitsyncd/config.h"
+#include "gitsyncd/log.h"
+#include "gitsyncd/reconcile.h"
+
+static void
+sync_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gitsyncd [-c FILE] sync --once WORKSPACE\n"
+            "\n"
+            "Run one full two-way reconcile of WORKSPACE (platform and Git),\n"
+            "print a summary and exit: 0 when both sides are in sync, 1 when\n"
+            "the sync failed or left something unsynced (invalid files,\n"
+            "refused deletes, open conflicts, refused applies), 2 on a usage\n"
+            "or configuration error.\n"
+            "\n"
+            "  --once   required: run once and exit (the daemon is `serve`)\n"
+            "  -h, --help\n");
+}
+
+/* Print one list of issues under a heading. */
+static void
+sync_print_issues(const char *title, const struct reconcile_issues *list)
+{
+    size_t i;
+
+    for (i = 0; i < list->n; i++)
+        printf("  %s: %s/%s%s%s: %s\n", title, list->v[i].kind,
+               list->v[i].slug, list->v[i].path ? " (" : "",
+               list->v[i].path ? list->v[i].path : "",
+               list->v[i].message);
+}
 
 int
 cmd_sync(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-                     strcmp(argv[1], "-h") == 0)) {
-        printf("usage: gitsyncd sync --once WORKSPACE\n");
-        return EXIT_OK;
+    static const struct option longopts[] = {
+        { "once", no_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct reconcile_report rep;
+    struct config *cfg = NULL;
+    const struct config_workspace *ws;
+    const char *path;
+    char *err = NULL;
+    bool once = false;
+    int c, rc, left;
+
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            once = true;
+            break;
+        case 'h':
+            sync_usage(stdout);
+            return EXIT_OK;
+        default:
+            sync_usage(stderr);
+            return EXIT_USAGE;
+        }
     }
-    fprintf(stderr, "gitsyncd sync: not implemented yet\n");
-    return EXIT_USAGE;
+    if (!once || optind != argc - 1) {
+        sync_usage(stderr);
+        return EXIT_USAGE;
+    }
+    path = global_opts.config_path != NULL ? global_opts.config_path
+                                           : GITSYNCD_DEFAULT_CONFIG;
+    if (config_load(path, &cfg, &err) != 0) {
+        fprintf(stderr, "gitsyncd: %s\n", err);
+        free(err);
+        return EXIT_USAGE;
+    }
+    log_set_level(cfg->log_level);
+    log_set_format(cfg->log_format);
+    if (cmd_apply_log_opts() != 0) {
+        config_free(cfg);
+        return EXIT_USAGE;
+    }
+    ws = config_find_workspace(cfg, argv[optind]);
+    if (ws == NULL) {
+        fprintf(stderr, "gitsyncd: %s: no workspace named \"%s\"\n", path,
+                argv[optind]);
+        config_free(cfg);
+        return EXIT_USAGE;
+    }
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    git_libgit2_init();
+    rc = reconcile_run(cfg, ws, NULL, &rep, &err);
+    printf("workspace %s: %s\n", ws->name, rc == 0 ? "synced" : "FAILED");
+    if (rc != 0)
+        printf("  error: %s\n", err != NULL ? err : "unknown");
+    printf("  commits %zu, pushes %zu, created %zu, updated %zu, deleted %zu, "
+           "conflicts %zu, unchanged %zu\n",
+           rep.commits, rep.pushes, rep.created, rep.updated, rep.deleted,
+           rep.conflicts, rep.unchanged);
+    if (rep.head[0] != '\0')
+        printf("  head %s\n", rep.head);
+    if (rep.base[0] != '\0')
+        printf("  base %s\n", rep.base);
+    sync_print_issues("invalid", &rep.invalid);
+    sync_print_issues("refused delete", &rep.refused_deletes);
+    sync_print_issues("conflict", &rep.conflicts_open);
+    sync_print_issues("apply error", &rep.apply_errors);
+    left = (int)(rep.invalid.n + rep.refused_deletes.n +
+                 rep.conflicts_open.n + rep.apply_errors.n);
+    if (rc == 0)
+        log_info("sync finished", "workspace", ws->name);
+    else
+        log_error("sync failed", "workspace", ws->name, "error", err);
+    reconcile_report_free(&rep);
+    reconcile_thread_reset();
+    free(err);
+    config_free(cfg);
+    git_libgit2_shutdown();
+    curl_global_cleanup();
+    return rc == 0 && left == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }

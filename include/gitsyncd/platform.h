@@ -41,6 +41,12 @@ struct platform *platform_new(const struct profile *profile,
 void platform_free(struct platform *pl);
 const struct platform_stats *platform_stats(const struct platform *pl);
 
+/* Called after every HTTP request: method, status (0: no answer), seconds. */
+typedef void (*platform_observer_fn)(const char *method, int code,
+                                     double seconds, void *arg);
+void platform_set_observer(struct platform *pl, platform_observer_fn fn,
+                           void *arg);
+
 /* One resource as the platform holds it. */
 struct platform_object {
     const struct profile_kind *kind;

@@ -1,0 +1,73 @@
+/*
+ * reconcile: one two-way sync of a workspace (DESIGN §4).  Outbound first
+ * (each resource changed on the platform since the base becomes one commit,
+ * pushed with compare-and-swap), then inbound (each resource that differs
+ * on the branch is validated and applied), then the base advances to what
+ * both sides hold.  Level-triggered: a job's events only order commits and
+ * name their authors; the states themselves are compared.
+ */
+#ifndef GITSYNCD_RECONCILE_H
+#define GITSYNCD_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gitsyncd/config.h"
+#include "gitsyncd/job.h"
+
+/* One problem with one resource, for /status and the summary. */
+struct reconcile_issue {
+    char *kind;
+    char *slug;
+    char *path;    /* file in the repository, or NULL */
+    char *message;
+};
+
+struct reconcile_issues {
+    struct reconcile_issue *v;
+    size_t n;
+};
+
+/* What one reconcile did. */
+struct reconcile_report {
+    int passes;             /* how many compare/act rounds ran */
+    size_t commits;         /* outbound commits pushed */
+    size_t pushes;          /* successful pushes */
+    size_t push_retries;    /* non-fast-forward rebuilds */
+    size_t created, updated, deleted; /* applied to the platform */
+    size_t conflicts;
+    size_t unchanged;       /* resources equal on both sides */
+    char head[41];          /* remote branch head after the run, or "" */
+    char base[41];          /* refs/gitsyncd/base after the run, or "" */
+    struct reconcile_issues invalid;        /* files skipped as invalid */
+    struct reconcile_issues refused_deletes; /* deletes over max_deletes */
+    struct reconcile_issues conflicts_open;  /* branch policy, unresolved */
+    struct reconcile_issues apply_errors;    /* the platform refused */
+    double *event_to_commit; /* seconds, one per commit made for an event */
+    size_t nevent_to_commit;
+    double push_to_apply;    /* seconds from push webhook to applied, or -1 */
+    /* called for every platform request when set (metrics) */
+};
+
+/* Called for each platform request a reconcile makes (metrics). */
+typedef void (*reconcile_request_fn)(const char *workspace, const char *method,
+                                     int code, double seconds, void *arg);
+
+/*
+ * Run one reconcile of ws for job (NULL: a full one).  Returns 0 when
+ * everything that could be synced was (invalid files and refused deletes
+ * are reported, not failures), -1 with *err on failure.  The report is
+ * filled in both cases; free it with reconcile_report_free.
+ */
+int reconcile_run(const struct config *cfg, const struct config_workspace *ws,
+                  const struct job *job, struct reconcile_report *rep,
+                  char **err);
+void reconcile_report_free(struct reconcile_report *rep);
+
+/* Set the observer of platform requests (process-wide, before workers). */
+void reconcile_set_request_observer(reconcile_request_fn fn, void *arg);
+
+/* Drop this thread's cached repositories and clients (after a reload). */
+void reconcile_thread_reset(void);
+
+#endif

@@ -1,0 +1,836 @@
+/* platform: a profile-driven REST client, and the Git <-> platform mapping. */
+#include "autoconfig.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "gitsyncd/log.h"
+#include "gitsyncd/platform.h"
+#include "gitsyncd/util.h"
+
+#define PLATFORM_MAX_RESPONSE (64u << 20)
+#define PLATFORM_MAX_PAGES 100000
+#define PLATFORM_BACKOFF_MS 100
+#define PLATFORM_BACKOFF_MAX_MS 5000
+
+struct platform {
+    const struct profile *profile;
+    const struct config_platform *cfg;
+    char *workspace;
+    char *base;          /* the API base URL, no trailing '/' */
+    char *auth;          /* "Authorization: Bearer ..." */
+    CURL *curl;
+    struct platform_stats stats;
+    platform_observer_fn observer;
+    void *observer_arg;
+    double *window;      /* send times for the client-side rate limit */
+    int nwindow;
+    int window_pos;
+};
+
+/* One HTTP exchange. */
+struct platform_response {
+    long code;
+    struct buf body;
+    bool too_big;
+    char *link_next;     /* rel="next" of a Link header */
+    json_t *json;
+};
+
+struct platform *
+platform_new(const struct profile *profile, const struct config_platform *cfg,
+             const char *workspace)
+{
+    struct platform *pl = xcalloc(1, sizeof *pl);
+    size_t len;
+
+    pl->profile = profile;
+    pl->cfg = cfg;
+    pl->workspace = xstrdup(workspace);
+    pl->base = xstrdup(cfg->url);
+    len = strlen(pl->base);
+    while (len > 0 && pl->base[len - 1] == '/')
+        pl->base[--len] = '\0';
+    pl->auth = xasprintf("Authorization: Bearer %s", cfg->token != NULL ? cfg->token : "");
+    log_add_secret(cfg->token);
+    pl->curl = curl_easy_init();
+    if (pl->curl == NULL) {
+        fprintf(stderr, "gitsyncd: fatal: curl_easy_init failed\n");
+        abort();
+    }
+    if (profile->rate_limit_requests > 0) {
+        pl->nwindow = profile->rate_limit_requests;
+        pl->window = xcalloc((size_t)pl->nwindow, sizeof *pl->window);
+    }
+    return pl;
+}
+
+void
+platform_free(struct platform *pl)
+{
+    if (pl == NULL)
+        return;
+    curl_easy_cleanup(pl->curl);
+    free(pl->workspace);
+    free(pl->base);
+    free(pl->auth);
+    free(pl->window);
+    free(pl);
+}
+
+const struct platform_stats *
+platform_stats(const struct platform *pl)
+{
+    return &pl->stats;
+}
+
+void
+platform_set_observer(struct platform *pl, platform_observer_fn fn, void *arg)
+{
+    pl->observer = fn;
+    pl->observer_arg = arg;
+}
+
+const char *
+platform_result_name(enum platform_result r)
+{
+    switch (r) {
+    case PLATFORM_OK: return "ok";
+    case PLATFORM_ERROR: return "error";
+    case PLATFORM_NOTFOUND: return "not found";
+    case PLATFORM_CONFLICT: return "conflict";
+    case PLATFORM_INVALID: return "invalid";
+    case PLATFORM_AUTH: return "auth";
+    case PLATFORM_NOTSUP: return "not supported";
+    }
+    return "?";
+}
+
+/* libcurl body callback, bounded. */
+static size_t
+platform_write(char *data, size_t size, size_t n, void *arg)
+{
+    struct platform_response *r = arg;
+
+    if (r->body.len + size * n > PLATFORM_MAX_RESPONSE) {
+        r->too_big = true;
+        return 0;
+    }
+    buf_add(&r->body, data, size * n);
+    return size * n;
+}
+
+/* libcurl header callback: keep Link's rel="next". */
+static size_t
+platform_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct platform_response *r = arg;
+    size_t len = size * n;
+    char *line, *p, *lt, *gt;
+
+    if (len < 5 || strncasecmp(data, "link:", 5) != 0)
+        return len;
+    line = xstrndup(data + 5, len - 5);
+    for (p = line; (lt = strchr(p, '<')) != NULL; p = gt + 1) {
+        gt = strchr(lt, '>');
+        if (gt == NULL)
+            break;
+        if (strstr(gt, "rel=\"next\"") != NULL &&
+            (strchr(gt, ',') == NULL || strstr(gt, "rel=\"next\"") < strchr(gt, ','))) {
+            free(r->link_next);
+            r->link_next = xstrndup(lt + 1, (size_t)(gt - lt - 1));
+            break;
+        }
+    }
+    free(line);
+    return len;
+}
+
+static void
+platform_response_free(struct platform_response *r)
+{
+    buf_free(&r->body);
+    free(r->link_next);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+/* Wait until the client-side rate limit lets one more request go. */
+static void
+platform_rate_wait(struct platform *pl)
+{
+    double oldest, wait, period;
+
+    if (pl->nwindow == 0)
+        return;
+    period = (double)pl->profile->rate_limit_period_ms / 1000;
+    oldest = pl->window[pl->window_pos];
+    wait = oldest + period - now_mono();
+    if (oldest > 0 && wait > 0)
+        usleep((useconds_t)(wait * 1e6));
+    pl->window[pl->window_pos] = now_mono();
+    pl->window_pos = (pl->window_pos + 1) % pl->nwindow;
+}
+
+/* The platform's own message from an error answer. */
+static char *
+platform_message(const struct platform_response *r)
+{
+    const char *m = NULL;
+
+    if (r->json != NULL) {
+        m = json_string_value(json_object_get(r->json, "error"));
+        if (m == NULL)
+            m = json_string_value(json_object_get(r->json, "message"));
+        if (m == NULL && json_is_object(json_object_get(r->json, "error")))
+            m = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
+    }
+    if (m != NULL)
+        return xstrdup(m);
+    if (r->body.len > 0)
+        return xasprintf("%.300s", r->body.data);
+    return xasprintf("HTTP %ld", r->code);
+}
+
+/* True if an answer is worth trying again. */
+static bool
+platform_retryable(long code)
+{
+    return code == 0 || code == 408 || code == 429 || code >= 500;
+}
+
+/*
+ * One request with retries.  what names the resource in messages.  On
+ * PLATFORM_OK r holds the answer (json parsed when there is a body).
+ */
+static enum platform_result
+platform_request(struct platform *pl, const char *method, const char *url,
+                 const json_t *body, const char *actor, const char *what,
+                 struct platform_response *r, char **err)
+{
+    struct curl_slist *h = NULL;
+    char *payload = NULL, *hdr, *msg, curlerr[CURL_ERROR_SIZE];
+    double start = now_mono(), t0, budget, delay;
+    curl_off_t retry_after;
+    json_error_t jerr;
+    CURLcode rc = CURLE_OK;
+    long conns;
+    int attempt;
+    enum platform_result res;
+
+    memset(r, 0, sizeof *r);
+    budget = (double)(pl->cfg->timeout_ms > 0 ? pl->cfg->timeout_ms : 30000) / 1000;
+    if (body != NULL)
+        payload = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    h = curl_slist_append(h, pl->auth);
+    h = curl_slist_append(h, "Accept: application/json");
+    if (body != NULL)
+        h = curl_slist_append(h, "Content-Type: application/json");
+    if (actor != NULL) {
+        hdr = xasprintf("X-Actor: %s", actor);
+        h = curl_slist_append(h, hdr);
+        free(hdr);
+    }
+    for (attempt = 0;; attempt++) {
+        platform_response_free(r);
+        buf_init(&r->body);
+        platform_rate_wait(pl);
+        curl_easy_reset(pl->curl);
+        curl_easy_setopt(pl->curl, CURLOPT_URL, url);
+        curl_easy_setopt(pl->curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(pl->curl, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(pl->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(pl->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)pl->cfg->connect_timeout_ms);
+        curl_easy_setopt(pl->curl, CURLOPT_TIMEOUT_MS, (long)(pl->cfg->timeout_ms > 0 ? pl->cfg->timeout_ms : 30000));
+        curl_easy_setopt(pl->curl, CURLOPT_SSL_VERIFYPEER, pl->cfg->tls_verify ? 1L : 0L);
+        curl_easy_setopt(pl->curl, CURLOPT_SSL_VERIFYHOST, pl->cfg->tls_verify ? 2L : 0L);
+        if (pl->cfg->ca_file != NULL)
+            curl_easy_setopt(pl->curl, CURLOPT_CAINFO, pl->cfg->ca_file);
+        curl_easy_setopt(pl->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(pl->curl, CURLOPT_WRITEFUNCTION, platform_write);
+        curl_easy_setopt(pl->curl, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(pl->curl, CURLOPT_HEADERFUNCTION, platform_header);
+        curl_easy_setopt(pl->curl, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(pl->curl, CURLOPT_ERRORBUFFER, curlerr);
+        curl_easy_setopt(pl->curl, CURLOPT_ACCEPT_ENCODING, "");
+        if (payload != NULL) {
+            curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDS, payload);
+            curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+        }
+        curlerr[0] = '\0';
+        t0 = now_mono();
+        rc = curl_easy_perform(pl->curl);
+        r->code = 0;
+        if (rc == CURLE_OK)
+            curl_easy_getinfo(pl->curl, CURLINFO_RESPONSE_CODE, &r->code);
+        conns = 0;
+        curl_easy_getinfo(pl->curl, CURLINFO_NUM_CONNECTS, &conns);
+        pl->stats.requests++;
+        pl->stats.connections += (unsigned long)conns;
+        if (pl->observer != NULL)
+            pl->observer(method, (int)r->code, now_mono() - t0, pl->observer_arg);
+        if (r->too_big) {
+            set_error(err, "%s %s: the answer is larger than 64 MiB", method, what);
+            res = PLATFORM_ERROR;
+            goto out;
+        }
+        if (rc == CURLE_OK && !platform_retryable(r->code))
+            break;
+        /* Retry with exponential backoff and jitter, or Retry-After. */
+        delay = (double)(PLATFORM_BACKOFF_MS << (attempt < 10 ? attempt : 10)) / 1000;
+        if (delay > (double)PLATFORM_BACKOFF_MAX_MS / 1000)
+            delay = (double)PLATFORM_BACKOFF_MAX_MS / 1000;
+        delay = delay / 2 + delay / 2 * ((double)rand() / RAND_MAX);
+        retry_after = -1;
+        if (rc == CURLE_OK && curl_easy_getinfo(pl->curl, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+            retry_after > 0)
+            delay = (double)retry_after;
+        if (attempt >= pl->cfg->max_retries || now_mono() - start + delay > budget) {
+            if (rc != CURLE_OK)
+                set_error(err, "%s %s: %s (%s), gave up after %d tries", method, what,
+                          curlerr[0] ? curlerr : curl_easy_strerror(rc),
+                          pl->base, attempt + 1);
+            else {
+                msg = NULL;
+                r->json = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+                msg = platform_message(r);
+                set_error(err, "%s %s: HTTP %ld: %s, gave up after %d tries", method, what,
+                          r->code, msg, attempt + 1);
+                free(msg);
+            }
+            res = PLATFORM_ERROR;
+            goto out;
+        }
+        pl->stats.retries++;
+        log_debug("platform request retried", "workspace", pl->workspace, "method", method,
+                  "what", what, "error", rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP status");
+        usleep((useconds_t)(delay * 1e6));
+    }
+    if (r->body.len > 0)
+        r->json = json_loadb(r->body.data, r->body.len, 0, &jerr);
+    if (r->code >= 200 && r->code < 300) {
+        if (r->body.len > 0 && r->json == NULL) {
+            set_error(err, "%s %s: the answer is not JSON (line %d: %s)", method, what,
+                            jerr.line, jerr.text);
+            res = PLATFORM_ERROR;
+            goto out;
+        }
+        res = PLATFORM_OK;
+        goto out;
+    }
+    msg = platform_message(r);
+    set_error(err, "%s %s: HTTP %ld: %s", method, what, r->code, msg);
+    free(msg);
+    switch (r->code) {
+    case 404: res = PLATFORM_NOTFOUND; break;
+    case 409: res = PLATFORM_CONFLICT; break;
+    case 400:
+    case 422: res = PLATFORM_INVALID; break;
+    case 401:
+    case 403: res = PLATFORM_AUTH; break;
+    default: res = PLATFORM_ERROR; break;
+    }
+out:
+    curl_slist_free_all(h);
+    free(payload);
+    if (res != PLATFORM_OK)
+        platform_response_free(r);
+    return res;
+}
+
+/* A URL: base + path, with {id} replaced by the escaped id. */
+static char *
+platform_url(struct platform *pl, const char *path, const char *id)
+{
+    const char *brace = id != NULL ? strstr(path, "{id}") : NULL;
+    char *esc, *url;
+
+    if (brace == NULL)
+        return xasprintf("%s%s", pl->base, path);
+    esc = curl_easy_escape(pl->curl, id, 0);
+    url = xasprintf("%s%.*s%s%s", pl->base, (int)(brace - path), path, esc, brace + 4);
+    curl_free(esc);
+    return url;
+}
+
+/* The list of items in a page answer. */
+static json_t *
+platform_items(const struct profile_kind *k, json_t *answer)
+{
+    return k->items != NULL ? json_object_get(answer, k->items) : answer;
+}
+
+enum platform_result
+platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
+              char **err)
+{
+    struct platform_response r;
+    enum platform_result res = PLATFORM_OK;
+    json_t *all = json_array(), *page;
+    char *url = NULL, *base, *cursor = NULL, *what;
+    char *esc;
+    int n, pageno = 1;
+    long offset = 0;
+    bool more;
+
+    *items = NULL;
+    base = platform_url(pl, k->collection, NULL);
+    what = xasprintf("%s list", k->name);
+    for (n = 0; n < PLATFORM_MAX_PAGES; n++) {
+        free(url);
+        switch (k->paging) {
+        case PAGING_NONE:
+            url = xstrdup(base);
+            break;
+        case PAGING_OFFSET:
+            url = xasprintf("%s?%s=%d&%s=%ld", base, k->limit_param, k->page_size,
+                            k->offset_param, offset);
+            break;
+        case PAGING_PAGE:
+            url = xasprintf("%s?%s=%d&%s=%d", base, k->page_param, pageno,
+                            k->limit_param, k->page_size);
+            break;
+        case PAGING_CURSOR:
+            if (cursor == NULL) {
+                url = xasprintf("%s?%s=%d", base, k->limit_param, k->page_size);
+            } else {
+                esc = curl_easy_escape(pl->curl, cursor, 0);
+                url = xasprintf("%s?%s=%d&%s=%s", base, k->limit_param, k->page_size,
+                                k->cursor_param, esc);
+                curl_free(esc);
+            }
+            break;
+        case PAGING_LINK:
+            if (n == 0)
+                url = xasprintf("%s?%s=1&%s=%d", base, k->page_param, k->limit_param, k->page_size);
+            else
+                url = cursor;
+            if (n > 0)
+                cursor = NULL;
+            break;
+        }
+        res = platform_request(pl, "GET", url, NULL, NULL, what, &r, err);
+        if (res != PLATFORM_OK)
+            goto out;
+        page = platform_items(k, r.json);
+        if (!json_is_array(page)) {
+            set_error(err, "GET %s: the answer has no list%s%s", what,
+                            k->items ? " in " : "", k->items ? k->items : "");
+            res = PLATFORM_ERROR;
+            platform_response_free(&r);
+            goto out;
+        }
+        json_array_extend(all, page);
+        more = false;
+        switch (k->paging) {
+        case PAGING_NONE:
+            break;
+        case PAGING_OFFSET:
+        case PAGING_PAGE:
+            if (k->has_more != NULL && json_object_get(r.json, k->has_more) != NULL)
+                more = json_is_true(json_object_get(r.json, k->has_more));
+            else
+                more = (int)json_array_size(page) >= k->page_size;
+            offset += (long)json_array_size(page);
+            pageno++;
+            more = more && json_array_size(page) > 0;
+            break;
+        case PAGING_CURSOR:
+            free(cursor);
+            cursor = json_string_value(json_object_get(r.json, k->next_cursor)) != NULL
+                         ? xstrdup(json_string_value(json_object_get(r.json, k->next_cursor)))
+                         : NULL;
+            more = cursor != NULL && cursor[0] != '\0';
+            break;
+        case PAGING_LINK:
+            url = NULL;
+            if (r.link_next != NULL) {
+                cursor = strstr(r.link_next, "://") != NULL
+                             ? xstrdup(r.link_next)
+                             : xasprintf("%s%s", pl->base, r.link_next);
+                more = true;
+            }
+            break;
+        }
+        platform_response_free(&r);
+        if (!more)
+            break;
+    }
+    *items = all;
+    all = NULL;
+out:
+    json_decref(all);
+    if (k->paging != PAGING_LINK || n == 0)
+        free(url);
+    free(cursor);
+    free(base);
+    free(what);
+    return res;
+}
+
+enum platform_result
+platform_get(struct platform *pl, const struct profile_kind *k, const char *id,
+             json_t **item, char **err)
+{
+    struct platform_response r;
+    enum platform_result res;
+    char *url = platform_url(pl, k->item, id), *what = xasprintf("%s %s", k->name, id);
+
+    *item = NULL;
+    res = platform_request(pl, "GET", url, NULL, NULL, what, &r, err);
+    if (res == PLATFORM_OK) {
+        *item = json_incref(r.json);
+        platform_response_free(&r);
+    }
+    free(url);
+    free(what);
+    return res;
+}
+
+enum platform_result
+platform_get_by_slug(struct platform *pl, const struct profile_kind *k,
+                     const char *slug, json_t **item, char **err)
+{
+    struct platform_response r;
+    enum platform_result res;
+    json_t *list = NULL, *v;
+    char *url, *esc, *what;
+    size_t i;
+
+    *item = NULL;
+    if (k->slug_query != NULL) {
+        esc = curl_easy_escape(pl->curl, slug, 0);
+        url = xasprintf("%s%s?%s=%s", pl->base, k->collection, k->slug_query, esc);
+        curl_free(esc);
+        what = xasprintf("%s %s", k->name, slug);
+        res = platform_request(pl, "GET", url, NULL, NULL, what, &r, err);
+        free(url);
+        free(what);
+        if (res != PLATFORM_OK)
+            return res;
+        list = json_incref(platform_items(k, r.json));
+        platform_response_free(&r);
+    } else {
+        res = platform_list(pl, k, &list, err);
+        if (res != PLATFORM_OK)
+            return res;
+    }
+    json_array_foreach(list, i, v) {
+        const char *s = json_string_value(json_object_get(v, k->slug_field));
+
+        if (s != NULL && strcmp(s, slug) == 0) {
+            *item = json_incref(v);
+            break;
+        }
+    }
+    json_decref(list);
+    return PLATFORM_OK;
+}
+
+enum platform_result
+platform_create(struct platform *pl, const struct profile_kind *k,
+                const json_t *body, const char *actor, json_t **result,
+                char **err)
+{
+    struct platform_response r;
+    enum platform_result res;
+    const char *slug = json_string_value(json_object_get(body, k->slug_field));
+    char *url = platform_url(pl, k->collection, NULL);
+    char *what = xasprintf("%s %s", k->name, slug != NULL ? slug : "(no slug)");
+
+    res = platform_request(pl, "POST", url, body, actor, what, &r, err);
+    if (res == PLATFORM_OK) {
+        if (result != NULL)
+            *result = json_incref(r.json);
+        platform_response_free(&r);
+    }
+    free(url);
+    free(what);
+    return res;
+}
+
+enum platform_result
+platform_update(struct platform *pl, const struct profile_kind *k,
+                const char *id, const json_t *body, const char *actor,
+                json_t **result, char **err)
+{
+    struct platform_response r;
+    enum platform_result res;
+    const char *slug = json_string_value(json_object_get(body, k->slug_field));
+    char *url = platform_url(pl, k->item, id);
+    char *what = xasprintf("%s %s", k->name, slug != NULL ? slug : id);
+    res = platform_request(pl, k->update_method, url, body, actor, what, &r, err);
+    if (res == PLATFORM_OK) {
+        if (result != NULL)
+            *result = json_incref(r.json);
+        platform_response_free(&r);
+    }
+    free(url);
+    free(what);
+    return res;
+}
+
+enum platform_result
+platform_delete(struct platform *pl, const struct profile_kind *k,
+                const char *id, const char *actor, char **err)
+{
+    struct platform_response r;
+    enum platform_result res;
+    char *url, *what;
+
+    if (!k->can_delete) {
+        set_error(err, "delete %s %s: delete not supported by this platform "
+                       "(profile %s): remove it in the platform's UI",
+                  k->name, id, pl->profile->name);
+        return PLATFORM_NOTSUP;
+    }
+    url = platform_url(pl, k->item, id);
+    what = xasprintf("%s %s", k->name, id);
+    res = platform_request(pl, "DELETE", url, NULL, actor, what, &r, err);
+    if (res == PLATFORM_OK)
+        platform_response_free(&r);
+    free(url);
+    free(what);
+    return res;
+}
+
+enum platform_result
+platform_audit(struct platform *pl, const char *after, json_t **entries,
+               char **err)
+{
+    const struct profile *p = pl->profile;
+    struct platform_response r;
+    enum platform_result res;
+    json_t *list;
+    char *url, *esc;
+
+    *entries = NULL;
+    if (p->audit_path == NULL) {
+        set_error(err, "profile %s has no audit log", p->name);
+        return PLATFORM_NOTSUP;
+    }
+    if (after != NULL) {
+        esc = curl_easy_escape(pl->curl, after, 0);
+        url = xasprintf("%s%s?%s=%s", pl->base, p->audit_path, p->audit_after_param, esc);
+        curl_free(esc);
+    } else {
+        url = xasprintf("%s%s", pl->base, p->audit_path);
+    }
+    res = platform_request(pl, "GET", url, NULL, NULL, "audit log", &r, err);
+    free(url);
+    if (res != PLATFORM_OK)
+        return res;
+    list = p->audit_items != NULL ? json_object_get(r.json, p->audit_items) : r.json;
+    if (!json_is_array(list)) {
+        platform_response_free(&r);
+        set_error(err, "GET audit log: the answer has no list");
+        return PLATFORM_ERROR;
+    }
+    *entries = json_incref(list);
+    platform_response_free(&r);
+    return PLATFORM_OK;
+}
+
+/* An id value as text ("4711"). */
+static char *
+platform_id_text(const json_t *id)
+{
+    if (json_is_integer(id))
+        return xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    if (json_is_string(id))
+        return xstrdup(json_string_value(id));
+    if (json_is_real(id))
+        return xasprintf("%.17g", json_real_value(id));
+    return NULL;
+}
+
+enum platform_result
+platform_snapshot(struct platform *pl, struct platform_snapshot **out, char **err)
+{
+    struct platform_snapshot *snap = xcalloc(1, sizeof *snap);
+    const struct profile_kind *k;
+    enum platform_result res;
+    json_t *items, *v;
+    size_t i, j;
+
+    *out = NULL;
+    for (i = 0; i < pl->profile->nkinds; i++) {
+        k = &pl->profile->kinds[i];
+        res = platform_list(pl, k, &items, err);
+        if (res != PLATFORM_OK) {
+            platform_snapshot_free(snap);
+            return res;
+        }
+        snap->objects = xreallocarray(snap->objects, snap->n + json_array_size(items) + 1,
+                                      sizeof *snap->objects);
+        json_array_foreach(items, j, v) {
+            struct platform_object *o = &snap->objects[snap->n];
+            const char *slug = json_string_value(json_object_get(v, k->slug_field));
+            char *id = platform_id_text(json_object_get(v, k->id_field));
+
+            if (slug == NULL || id == NULL) {
+                log_warn("platform object without id or slug skipped", "workspace",
+                         pl->workspace, "kind", k->name);
+                free(id);
+                continue;
+            }
+            o->kind = k;
+            o->id = id;
+            o->slug = xstrdup(slug);
+            o->raw = json_incref(v);
+            snap->n++;
+        }
+        json_decref(items);
+    }
+    *out = snap;
+    return PLATFORM_OK;
+}
+
+void
+platform_snapshot_free(struct platform_snapshot *snap)
+{
+    size_t i;
+
+    if (snap == NULL)
+        return;
+    for (i = 0; i < snap->n; i++) {
+        free(snap->objects[i].id);
+        free(snap->objects[i].slug);
+        json_decref(snap->objects[i].raw);
+    }
+    free(snap->objects);
+    free(snap);
+}
+
+const struct platform_object *
+platform_snapshot_find_slug(const struct platform_snapshot *snap,
+                            const struct profile_kind *k, const char *slug)
+{
+    size_t i;
+
+    for (i = 0; snap != NULL && i < snap->n; i++) {
+        if (snap->objects[i].kind == k && strcmp(snap->objects[i].slug, slug) == 0)
+            return &snap->objects[i];
+    }
+    return NULL;
+}
+
+const struct platform_object *
+platform_snapshot_find_id(const struct platform_snapshot *snap,
+                          const struct profile_kind *k, const char *id)
+{
+    size_t i;
+
+    for (i = 0; snap != NULL && i < snap->n; i++) {
+        if (snap->objects[i].kind == k && strcmp(snap->objects[i].id, id) == 0)
+            return &snap->objects[i];
+    }
+    return NULL;
+}
+
+/* The kind a reference points to, by name, among the snapshot's kinds. */
+static const struct profile_kind *
+platform_ref_kind(const struct platform_snapshot *snap, const char *name)
+{
+    size_t i;
+
+    for (i = 0; snap != NULL && i < snap->n; i++) {
+        if (strcmp(snap->objects[i].kind->name, name) == 0)
+            return snap->objects[i].kind;
+    }
+    return NULL;
+}
+
+json_t *
+platform_to_git(const struct profile_kind *k, const json_t *raw,
+                const struct platform_snapshot *snap, char **err)
+{
+    const struct profile_ref *ref;
+    const struct platform_object *o;
+    const struct profile_kind *rk;
+    json_t *doc, *v;
+    char *id;
+    size_t i;
+
+    if (!json_is_object(raw)) {
+        set_error(err, "a %s from the platform is not an object", k->name);
+        return NULL;
+    }
+    doc = json_deep_copy(raw);
+    for (i = 0; i < k->ndrop; i++)
+        json_object_del(doc, k->drop[i]);
+    for (i = 0; i < k->nrefs; i++) {
+        ref = &k->refs[i];
+        v = json_object_get(doc, ref->field);
+        if (v == NULL)
+            continue;
+        if (json_is_null(v)) {
+            json_object_set_new(doc, ref->as, json_null());
+            json_object_del(doc, ref->field);
+            continue;
+        }
+        id = platform_id_text(v);
+        rk = platform_ref_kind(snap, ref->kind);
+        o = rk != NULL && id != NULL ? platform_snapshot_find_id(snap, rk, id) : NULL;
+        if (o == NULL) {
+            set_error(err, "%s %s: %s %s names no %s on the platform", k->name,
+                      json_string_value(json_object_get(raw, k->slug_field)) ?: "?",
+                      ref->field, id != NULL ? id : "?", ref->kind);
+            free(id);
+            json_decref(doc);
+            return NULL;
+        }
+        free(id);
+        json_object_set_new(doc, ref->as, json_string(o->slug));
+        json_object_del(doc, ref->field);
+    }
+    return doc;
+}
+
+json_t *
+platform_from_git(const struct profile_kind *k, const json_t *doc,
+                  const struct platform_snapshot *snap, char **err)
+{
+    const struct profile_ref *ref;
+    const struct platform_object *o;
+    const struct profile_kind *rk;
+    const char *slug;
+    json_t *body, *v;
+    size_t i, j;
+
+    body = json_deep_copy(doc);
+    for (i = 0; i < k->nrefs; i++) {
+        ref = &k->refs[i];
+        v = json_object_get(body, ref->as);
+        if (v == NULL)
+            continue;
+        if (json_is_null(v)) {
+            json_object_set_new(body, ref->field, json_null());
+            json_object_del(body, ref->as);
+            continue;
+        }
+        slug = json_string_value(v);
+        rk = NULL;
+        o = NULL;
+        for (j = 0; snap != NULL && j < snap->n && rk == NULL; j++) {
+            if (strcmp(snap->objects[j].kind->name, ref->kind) == 0)
+                rk = snap->objects[j].kind;
+        }
+        if (rk != NULL && slug != NULL)
+            o = platform_snapshot_find_slug(snap, rk, slug);
+        if (o == NULL) {
+            set_error(err, "%s: no %s \"%s\" on the platform", ref->as, ref->kind,
+                      slug != NULL ? slug : "?");
+            json_decref(body);
+            return NULL;
+        }
+        json_object_set(body, ref->field, json_object_get(o->raw, rk->id_field));
+        json_object_del(body, ref->as);
+    }
+    return body;
+}

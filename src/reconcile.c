@@ -1,0 +1,1180 @@
+/* reconcile: one two-way sync of a workspace, as DESIGN §4 describes. */
+#include "autoconfig.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gitsyncd/gitstore.h"
+#include "gitsyncd/log.h"
+#include "gitsyncd/platform.h"
+#include "gitsyncd/profile.h"
+#include "gitsyncd/reconcile.h"
+#include "gitsyncd/resource.h"
+#include "gitsyncd/util.h"
+
+#define RECONCILE_MAX_PASSES 3
+
+/* What this thread keeps for one workspace between jobs. */
+struct rc_ctx {
+    char *workspace;
+    const struct config *cfg; /* the configuration it was built from */
+    struct profile *profile;
+    const char **folders;
+    struct gitstore *gs;
+    struct platform *pl;
+    char *audit_cursor;       /* last audit seq read, or NULL */
+    json_t *audit_actors;     /* "kind/slug" -> {"name", "email", "seq"} */
+    struct rc_ctx *next;
+};
+
+/* One resource as seen by the platform (P), the base (B) and Git (G). */
+struct rc_slot {
+    const struct profile_kind *kind;
+    char *folder;
+    char *slug;
+    bool has_p, has_b, has_g;
+    git_oid p, b, g;
+    const struct platform_object *pobj;
+    bool p_unknown;           /* the platform object could not be mapped */
+    bool g_invalid;           /* Git's file is invalid: left alone */
+    json_t *gdoc;             /* Git's document, decoded (inbound) */
+    const struct job_resource *ev; /* the latest event naming it */
+    long ev_order;            /* its position in the job, or LONG_MAX */
+    /* decisions */
+    bool outbound, inbound, conflict, refused, failed, branch_conflict;
+    bool has_new, settled;
+    git_oid newbase;
+    bool has_newbase;
+};
+
+struct rc_state {
+    struct rc_ctx *ctx;
+    const struct config_workspace *ws;
+    const struct job *job;
+    struct reconcile_report *rep;
+    struct platform_snapshot *snap;
+    struct rc_slot *slots;
+    size_t nslots;
+    git_oid ghead;
+    bool gexists;
+    git_oid bcommit;
+    bool bexists;
+    bool again;
+};
+
+static pthread_key_t rc_key;
+static pthread_once_t rc_once = PTHREAD_ONCE_INIT;
+static reconcile_request_fn rc_observer;
+static void *rc_observer_arg;
+
+static const git_oid rc_zero_oid;
+
+/* Free one cached workspace context. */
+static void
+rc_ctx_free(struct rc_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    platform_free(ctx->pl);
+    gitstore_free(ctx->gs);
+    free(ctx->folders);
+    profile_free(ctx->profile);
+    free(ctx->audit_cursor);
+    json_decref(ctx->audit_actors);
+    free(ctx->workspace);
+    free(ctx);
+}
+
+/* Free the thread's whole cache (thread exit). */
+static void
+rc_cache_free(void *head)
+{
+    struct rc_ctx *ctx = head, *next;
+
+    for (; ctx != NULL; ctx = next) {
+        next = ctx->next;
+        rc_ctx_free(ctx);
+    }
+}
+
+static void
+rc_key_init(void)
+{
+    pthread_key_create(&rc_key, rc_cache_free);
+}
+
+void
+reconcile_thread_reset(void)
+{
+    pthread_once(&rc_once, rc_key_init);
+    rc_cache_free(pthread_getspecific(rc_key));
+    pthread_setspecific(rc_key, NULL);
+}
+
+void
+reconcile_set_request_observer(reconcile_request_fn fn, void *arg)
+{
+    rc_observer = fn;
+    rc_observer_arg = arg;
+}
+
+/* Forward one platform request to the observer, naming the workspace. */
+static void
+rc_observe(const char *method, int code, double seconds, void *arg)
+{
+    const struct rc_ctx *ctx = arg;
+
+    if (rc_observer != NULL)
+        rc_observer(ctx->workspace, method, code, seconds, rc_observer_arg);
+}
+
+/* The directory part of path, or "." */
+static char *
+rc_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        return xstrdup(".");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+/* This thread's context for ws, built on first use or after a reload. */
+static struct rc_ctx *
+rc_ctx_get(const struct config *cfg, const struct config_workspace *ws,
+           char **err)
+{
+    struct rc_ctx *head, *ctx, **pp;
+    struct gitstore_opts opts;
+    const char *dirs[3];
+    char *cfgdir = NULL;
+    size_t i, nd = 0;
+
+    pthread_once(&rc_once, rc_key_init);
+    head = pthread_getspecific(rc_key);
+    for (pp = &head; *pp != NULL; pp = &(*pp)->next) {
+        ctx = *pp;
+        if (strcmp(ctx->workspace, ws->name) != 0)
+            continue;
+        if (ctx->cfg == cfg)
+            return ctx;
+        /* The configuration was reloaded: build it again. */
+        *pp = ctx->next;
+        rc_ctx_free(ctx);
+        pthread_setspecific(rc_key, head);
+        break;
+    }
+
+    ctx = xcalloc(1, sizeof *ctx);
+    ctx->workspace = xstrdup(ws->name);
+    ctx->cfg = cfg;
+    ctx->audit_actors = json_object();
+    if (cfg->profiles_dir != NULL)
+        dirs[nd++] = cfg->profiles_dir;
+    if (cfg->path != NULL) {
+        cfgdir = rc_dirname(cfg->path);
+        dirs[nd++] = cfgdir;
+    }
+    dirs[nd] = NULL;
+    if (profile_load(ws->platform.profile, dirs, &ctx->profile, err) != 0)
+        goto fail;
+    ctx->folders = xcalloc(ctx->profile->nkinds + 1, sizeof *ctx->folders);
+    for (i = 0; i < ctx->profile->nkinds; i++)
+        ctx->folders[i] = ctx->profile->kinds[i].folder;
+    memset(&opts, 0, sizeof opts);
+    opts.state_dir = cfg->state_dir;
+    opts.workspace = ws->name;
+    opts.git = &ws->git;
+    opts.folders = ctx->folders;
+    opts.nfolders = ctx->profile->nkinds;
+    if (gitstore_open(&opts, &ctx->gs, err) != 0)
+        goto fail;
+    ctx->pl = platform_new(ctx->profile, &ws->platform, ws->name);
+    platform_set_observer(ctx->pl, rc_observe, ctx);
+    free(cfgdir);
+    ctx->next = head;
+    pthread_setspecific(rc_key, ctx);
+    return ctx;
+fail:
+    free(cfgdir);
+    rc_ctx_free(ctx);
+    return NULL;
+}
+
+/* Add one issue to a list. */
+static void
+rc_issue(struct reconcile_issues *list, const struct rc_slot *s,
+         const char *path, const char *fmt, ...) GS_PRINTF(4, 5);
+
+static void
+rc_issue(struct reconcile_issues *list, const struct rc_slot *s,
+         const char *path, const char *fmt, ...)
+{
+    struct reconcile_issue *is;
+    va_list ap;
+
+    list->v = xreallocarray(list->v, list->n + 1, sizeof *list->v);
+    is = &list->v[list->n++];
+    is->kind = xstrdup(s->kind->name);
+    is->slug = xstrdup(s->slug);
+    is->path = path != NULL ? xstrdup(path) : NULL;
+    va_start(ap, fmt);
+    is->message = xvasprintf(fmt, ap);
+    va_end(ap);
+}
+
+static void
+rc_issues_free(struct reconcile_issues *list)
+{
+    size_t i;
+
+    for (i = 0; i < list->n; i++) {
+        free(list->v[i].kind);
+        free(list->v[i].slug);
+        free(list->v[i].path);
+        free(list->v[i].message);
+    }
+    free(list->v);
+    list->v = NULL;
+    list->n = 0;
+}
+
+void
+reconcile_report_free(struct reconcile_report *rep)
+{
+    rc_issues_free(&rep->invalid);
+    rc_issues_free(&rep->refused_deletes);
+    rc_issues_free(&rep->conflicts_open);
+    rc_issues_free(&rep->apply_errors);
+    free(rep->event_to_commit);
+    memset(rep, 0, sizeof *rep);
+}
+
+/* The repository path of a slot's file (without the sub-path). */
+static char *
+rc_path(const struct rc_state *st, const struct rc_slot *s)
+{
+    return xasprintf("%s%s/%s.yaml", st->ws->git.path, s->folder, s->slug);
+}
+
+/* Order slots by folder, then slug. */
+static int
+rc_slot_cmp(const void *a, const void *b)
+{
+    const struct rc_slot *x = a, *y = b;
+    int c = strcmp(x->folder, y->folder);
+
+    return c != 0 ? c : strcmp(x->slug, y->slug);
+}
+
+/* The slot for (folder, slug), added if missing (slots unsorted while building). */
+static struct rc_slot *
+rc_slot_get(struct rc_state *st, const struct profile_kind *k,
+            const char *slug)
+{
+    struct rc_slot *s;
+    size_t i;
+
+    for (i = 0; i < st->nslots; i++) {
+        s = &st->slots[i];
+        if (s->kind == k && strcmp(s->slug, slug) == 0)
+            return s;
+    }
+    st->slots = xreallocarray(st->slots, st->nslots + 1, sizeof *st->slots);
+    s = &st->slots[st->nslots++];
+    memset(s, 0, sizeof *s);
+    s->kind = k;
+    s->folder = xstrdup(k->folder);
+    s->slug = xstrdup(slug);
+    s->ev_order = LONG_MAX;
+    return s;
+}
+
+static void
+rc_slots_free(struct rc_state *st)
+{
+    size_t i;
+
+    for (i = 0; i < st->nslots; i++) {
+        free(st->slots[i].folder);
+        free(st->slots[i].slug);
+        json_decref(st->slots[i].gdoc);
+    }
+    free(st->slots);
+    st->slots = NULL;
+    st->nslots = 0;
+}
+
+/* Encode a platform object in its canonical Git form and store the blob. */
+static int
+rc_platform_blob(struct rc_state *st, const struct profile_kind *k,
+                 const json_t *raw, git_oid *oid, char **err)
+{
+    json_t *doc;
+    char *yaml;
+    size_t len;
+    int rc;
+
+    doc = platform_to_git(k, raw, st->snap, err);
+    if (doc == NULL)
+        return -1;
+    yaml = resource_encode(doc, (const char *const *)k->order, k->norder,
+                           &len);
+    json_decref(doc);
+    rc = gitstore_write_blob(st->ctx->gs, yaml, len, oid, err);
+    free(yaml);
+    return rc;
+}
+
+/* Load a tree's resources into the slots' B or G side. */
+static int
+rc_load_tree(struct rc_state *st, const git_oid *commit, bool base,
+             char **err)
+{
+    struct gitstore_entry *e = NULL;
+    const struct profile_kind *k;
+    struct rc_slot *s;
+    size_t n = 0, i;
+
+    if (gitstore_read_tree(st->ctx->gs, commit, &e, &n, err) != 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        k = profile_kind_by_folder(st->ctx->profile, e[i].folder);
+        if (k == NULL)
+            continue;
+        s = rc_slot_get(st, k, e[i].slug);
+        if (base) {
+            s->has_b = true;
+            git_oid_cpy(&s->b, &e[i].blob);
+        } else {
+            s->has_g = true;
+            git_oid_cpy(&s->g, &e[i].blob);
+        }
+    }
+    gitstore_entries_free(e, n);
+    return 0;
+}
+
+/* Attach the job's events to slots: the latest event per resource wins. */
+static void
+rc_attach_events(struct rc_state *st)
+{
+    const struct job_resource *r;
+    const struct platform_object *o;
+    const struct profile_kind *k;
+    const char *slug;
+    struct rc_slot *s;
+    size_t i, j;
+
+    if (st->job == NULL)
+        return;
+    for (i = 0; i < st->job->ndirty; i++) {
+        r = &st->job->dirty[i];
+        k = r->kind != NULL ? profile_kind_by_name(st->ctx->profile, r->kind)
+                            : NULL;
+        if (k == NULL)
+            continue;
+        slug = r->slug;
+        if (slug == NULL && r->id != NULL) {
+            o = platform_snapshot_find_id(st->snap, k, r->id);
+            slug = o != NULL ? o->slug : NULL;
+        }
+        if (slug == NULL)
+            continue;
+        for (j = 0; j < st->nslots; j++) {
+            s = &st->slots[j];
+            if (s->kind == k && strcmp(s->slug, slug) == 0) {
+                s->ev = r;
+                s->ev_order = (long)i;
+                break;
+            }
+        }
+    }
+}
+
+/* Read what the audit log says since last time into ctx->audit_actors. */
+static void
+rc_read_audit(struct rc_state *st)
+{
+    struct rc_ctx *ctx = st->ctx;
+    json_t *entries = NULL, *e, *actor, *seq;
+    const char *kind, *slug;
+    char *err = NULL, *key;
+    size_t i;
+
+    if (ctx->profile->audit_path == NULL)
+        return;
+    if (platform_audit(ctx->pl, ctx->audit_cursor, &entries, &err) !=
+        PLATFORM_OK) {
+        log_warn("cannot read the audit log", "workspace", ctx->workspace,
+                 "error", err);
+        free(err);
+        return;
+    }
+    json_array_foreach(entries, i, e) {
+        kind = json_string_value(json_object_get(e, "kind"));
+        slug = json_string_value(json_object_get(e, "slug"));
+        actor = json_object_get(e, "actor");
+        seq = json_object_get(e, "seq");
+        if (seq != NULL) {
+            free(ctx->audit_cursor);
+            ctx->audit_cursor = json_is_integer(seq)
+                ? xasprintf("%lld", (long long)json_integer_value(seq))
+                : xstrdup(json_string_value(seq) ? json_string_value(seq) : "");
+        }
+        if (kind == NULL || slug == NULL || !json_is_object(actor))
+            continue;
+        key = xasprintf("%s/%s", kind, slug);
+        json_object_set_new(ctx->audit_actors, key,
+                            json_pack("{s:O?,s:O?,s:O?}", "name",
+                                      json_object_get(actor, "name"), "email",
+                                      json_object_get(actor, "email"), "seq",
+                                      seq));
+        free(key);
+    }
+    json_decref(entries);
+}
+
+/* Compare the three sides of one slot. */
+static bool
+rc_differs(bool has_a, const git_oid *a, bool has_b, const git_oid *b)
+{
+    if (has_a != has_b)
+        return true;
+    return has_a && !git_oid_equal(a, b);
+}
+
+/* Decode and validate Git's version of a slot; false if it is invalid. */
+static bool
+rc_check_git(struct rc_state *st, struct rc_slot *s)
+{
+    const struct profile_kind *k = s->kind;
+    const struct profile_ref *ref;
+    const char *target;
+    char *data = NULL, *err = NULL, *path;
+    size_t len, i, j;
+    bool found;
+
+    path = rc_path(st, s);
+    if (gitstore_read_blob(st->ctx->gs, &s->g, &data, &len, &err) != 0)
+        goto bad;
+    if (resource_decode(path, data, len, &s->gdoc, &err) != 0)
+        goto bad;
+    if (resource_validate(st->ctx->profile, k, s->slug, s->gdoc, &err) != 0)
+        goto bad;
+    for (i = 0; i < k->nrefs; i++) {
+        ref = &k->refs[i];
+        target = json_string_value(json_object_get(s->gdoc, ref->as));
+        if (target == NULL)
+            continue;
+        found = false;
+        for (j = 0; j < st->nslots && !found; j++) {
+            found = st->slots[j].has_g && st->slots[j].kind->name != NULL &&
+                    strcmp(st->slots[j].kind->name, ref->kind) == 0 &&
+                    strcmp(st->slots[j].slug, target) == 0;
+        }
+        if (!found) {
+            set_error(&err, "%s: %s \"%s\" does not exist", ref->as,
+                      ref->kind, target);
+            goto bad;
+        }
+    }
+    free(data);
+    free(path);
+    return true;
+bad:
+    rc_issue(&st->rep->invalid, s, path, "%s", err != NULL ? err : "invalid");
+    log_warn("invalid file skipped", "workspace", st->ws->name, "path", path,
+             "error", err);
+    free(err);
+    free(data);
+    free(path);
+    json_decref(s->gdoc);
+    s->gdoc = NULL;
+    return false;
+}
+
+/* "Name <email>" for a slot's author, or NULL. */
+static void
+rc_author(struct rc_state *st, const struct rc_slot *s, const char **name,
+          const char **email, const char **event)
+{
+    const json_t *a;
+    char *key;
+
+    *name = *email = *event = NULL;
+    if (s->ev != NULL && s->ev->actor_name != NULL) {
+        *name = s->ev->actor_name;
+        *email = s->ev->actor_email;
+        *event = s->ev->event_id;
+        return;
+    }
+    key = xasprintf("%s/%s", s->kind->name, s->slug);
+    a = json_object_get(st->ctx->audit_actors, key);
+    free(key);
+    if (a != NULL) {
+        *name = json_string_value(json_object_get(a, "name"));
+        *email = json_string_value(json_object_get(a, "email"));
+    }
+    if (s->ev != NULL)
+        *event = s->ev->event_id;
+}
+
+/* Order outbound slots: by event order, then by path. */
+static int
+rc_outbound_cmp(const void *a, const void *b)
+{
+    const struct rc_slot *x = *(const struct rc_slot *const *)a;
+    const struct rc_slot *y = *(const struct rc_slot *const *)b;
+
+    if (x->ev_order != y->ev_order)
+        return x->ev_order < y->ev_order ? -1 : 1;
+    return rc_slot_cmp(x, y);
+}
+
+/* The commit message of an outbound change. */
+static char *
+rc_message(struct rc_state *st, const struct rc_slot *s, const char *verb,
+           const char *name, const char *email, const char *event)
+{
+    struct buf b;
+
+    buf_init(&b);
+    buf_printf(&b, "%s %s: %s\n\n", s->kind->name, s->slug, verb);
+    buf_printf(&b, "Gitsyncd-Event: %s\n", event != NULL ? event : "reconcile");
+    if (name != NULL)
+        buf_printf(&b, "Gitsyncd-Actor: %s%s%s%s\n", name,
+                   email != NULL ? " <" : "", email != NULL ? email : "",
+                   email != NULL ? ">" : "");
+    (void)st;
+    return buf_detach(&b);
+}
+
+/* Push one unresolved conflict to gitsyncd/conflict/<kind>/<slug>. */
+static void
+rc_push_conflict_branch(struct rc_state *st, struct rc_slot *s)
+{
+    struct gitstore_change ch;
+    git_reference *ref = NULL;
+    git_commit *old = NULL;
+    git_tree *tree = NULL;
+    git_tree_entry *te = NULL;
+    git_oid head;
+    const char *name, *email, *event;
+    char *refname, *localref, *msg, *path, *err = NULL;
+    enum gitstore_result r;
+    bool same = false;
+
+    refname = xasprintf("refs/heads/gitsyncd/conflict/%s/%s", s->kind->name,
+                        s->slug);
+    localref = xasprintf("refs/gitsyncd/conflict/%s/%s", s->kind->name,
+                         s->slug);
+    path = rc_path(st, s);
+    /* Already pushed with this very content: nothing to do. */
+    if (git_reference_lookup(&ref, gitstore_repo(st->ctx->gs), localref) == 0 &&
+        git_commit_lookup(&old, gitstore_repo(st->ctx->gs),
+                          git_reference_target(ref)) == 0 &&
+        git_commit_tree(&tree, old) == 0) {
+        if (git_tree_entry_bypath(&te, tree, path) == 0)
+            same = s->has_p && git_oid_equal(git_tree_entry_id(te), &s->p);
+        else
+            same = !s->has_p;
+    }
+    git_tree_entry_free(te);
+    git_tree_free(tree);
+    git_commit_free(old);
+    git_reference_free(ref);
+    rc_issue(&st->rep->conflicts_open, s, path,
+             "changed on both sides; the platform's version is on branch "
+             "gitsyncd/conflict/%s/%s",
+             s->kind->name, s->slug);
+    if (same)
+        goto out;
+
+    rc_author(st, s, &name, &email, &event);
+    msg = rc_message(st, s, "conflict, the platform's version", name, email,
+                     event);
+    memset(&ch, 0, sizeof ch);
+    ch.folder = s->folder;
+    ch.slug = s->slug;
+    ch.blob = s->has_p ? &s->p : NULL;
+    ch.author_name = name;
+    ch.author_email = email;
+    ch.message = msg;
+    if (gitstore_commit_chain(st->ctx->gs, st->gexists ? &st->ghead : NULL,
+                              &ch, 1, &head, &err) != 0) {
+        free(msg);
+        goto fail;
+    }
+    free(msg);
+    r = gitstore_push(st->ctx->gs, refname, &head, NULL, &err);
+    if (r != GITSTORE_OK)
+        goto fail;
+    git_reference_free(ref);
+    ref = NULL;
+    if (git_reference_create(&ref, gitstore_repo(st->ctx->gs), localref,
+                             &head, 1, "conflict pushed") == 0)
+        git_reference_free(ref);
+    log_warn("conflict: the platform's version pushed to a branch",
+             "workspace", st->ws->name, "path", path, "branch",
+             refname + strlen("refs/heads/"));
+    goto out;
+fail:
+    log_error("cannot push a conflict branch", "workspace", st->ws->name,
+              "path", path, "error", err);
+    free(err);
+out:
+    free(refname);
+    free(localref);
+    free(path);
+}
+
+/*
+ * Outbound: one commit per resource changed on the platform, pushed with
+ * compare-and-swap.  Returns 0, 1 when the remote moved (start again), -1.
+ */
+static int
+rc_outbound(struct rc_state *st, char **err)
+{
+    struct rc_slot **out = NULL;
+    struct gitstore_change *ch = NULL;
+    char **msgs = NULL;
+    const char *name, *email, *event, *verb;
+    git_oid head;
+    enum gitstore_result r;
+    size_t n = 0, nch = 0, i;
+    int rc = -1;
+    bool import;
+
+    for (i = 0; i < st->nslots; i++) {
+        if (st->slots[i].outbound) {
+            out = xreallocarray(out, n + 1, sizeof *out);
+            out[n++] = &st->slots[i];
+        }
+    }
+    if (n == 0)
+        return 0;
+    qsort(out, n, sizeof *out, rc_outbound_cmp);
+    rc_read_audit(st);
+
+    /* A first sync into a branch with no resources: one import commit. */
+    import = !st->bexists;
+    for (i = 0; i < st->nslots && import; i++)
+        import = !st->slots[i].has_g;
+
+    ch = xcalloc(2 * n, sizeof *ch);
+    msgs = xcalloc(2 * n, sizeof *msgs);
+    for (i = 0; i < n; i++) {
+        struct rc_slot *s = out[i];
+
+        rc_author(st, s, &name, &email, &event);
+        if (!s->has_p)
+            verb = "deleted in";
+        else if (!s->has_b && !s->has_g)
+            verb = "created in";
+        else
+            verb = "updated in";
+        msgs[nch] = xasprintf("%s %s", verb, st->ctx->profile->name);
+        ch[nch].message = rc_message(st, s, msgs[nch], name, email, event);
+        free(msgs[nch]);
+        msgs[nch] = (char *)ch[nch].message;
+        ch[nch].folder = s->folder;
+        ch[nch].slug = s->slug;
+        ch[nch].blob = s->has_p ? &s->p : NULL;
+        ch[nch].author_name = name;
+        ch[nch].author_email = email;
+        nch++;
+        /* Policy git: the platform's version is committed, then Git's back. */
+        if (s->conflict && st->ws->sync.conflict == CONFLICT_GIT) {
+            msgs[nch] = rc_message(st, s, "restored from Git (conflict policy git)",
+                                   NULL, NULL, event);
+            ch[nch].message = msgs[nch];
+            ch[nch].folder = s->folder;
+            ch[nch].slug = s->slug;
+            ch[nch].blob = s->has_g ? &s->g : NULL;
+            nch++;
+        }
+    }
+
+    if (import) {
+        char *msg = xasprintf("Import %zu resources from %s\n\n"
+                              "Gitsyncd-Event: import\n",
+                              nch, st->ctx->profile->name);
+        if (gitstore_commit_many(st->ctx->gs, st->gexists ? &st->ghead : NULL,
+                                 ch, nch, msg, &head, err) != 0) {
+            free(msg);
+            goto out;
+        }
+        free(msg);
+    } else if (gitstore_commit_chain(st->ctx->gs,
+                                     st->gexists ? &st->ghead : NULL, ch, nch,
+                                     &head, err) != 0) {
+        goto out;
+    }
+    r = gitstore_push(st->ctx->gs, NULL, &head,
+                      st->gexists ? &st->ghead : &rc_zero_oid, err);
+    if (r == GITSTORE_NONFASTFORWARD) {
+        log_info("the remote moved during the push: fetching again",
+                 "workspace", st->ws->name);
+        st->rep->push_retries++;
+        rc = 1;
+        goto out;
+    }
+    if (r != GITSTORE_OK) {
+        char *m = xasprintf("push failed (%s): %s", gitstore_result_name(r),
+                            *err != NULL ? *err : "");
+        free(*err);
+        *err = m;
+        goto out;
+    }
+    st->rep->pushes++;
+    st->rep->commits += import ? 1 : nch;
+    git_oid_cpy(&st->ghead, &head);
+    st->gexists = true;
+    for (i = 0; i < n; i++) {
+        struct rc_slot *s = out[i];
+        char *path = rc_path(st, s);
+
+        rc_author(st, s, &name, &email, &event);
+        log_info(import ? "imported" : "committed", "workspace", st->ws->name,
+                 "path", path, "author", name != NULL ? name : "gitsyncd",
+                 "event", event != NULL ? event : "reconcile");
+        free(path);
+        if (s->ev != NULL && s->ev->received_at > 0) {
+            st->rep->event_to_commit = xreallocarray(
+                st->rep->event_to_commit, st->rep->nevent_to_commit + 1,
+                sizeof(double));
+            st->rep->event_to_commit[st->rep->nevent_to_commit++] =
+                now_wall() - s->ev->received_at;
+        }
+        if (!(s->conflict && st->ws->sync.conflict == CONFLICT_GIT)) {
+            /* Git now holds the platform's version. */
+            s->has_g = s->has_p;
+            s->g = s->p;
+        }
+    }
+    rc = 0;
+out:
+    for (i = 0; i < nch; i++)
+        free(msgs[i]);
+    free(msgs);
+    free(ch);
+    free(out);
+    return rc;
+}
+
+/* Append a created object to the snapshot so later references find it. */
+static void
+rc_snapshot_add(struct rc_state *st, const struct profile_kind *k,
+                const json_t *obj)
+{
+    struct platform_object *o;
+    const json_t *id = json_object_get(obj, k->id_field);
+    const char *slug = json_string_value(json_object_get(obj, k->slug_field));
+
+    if (id == NULL || slug == NULL)
+        return;
+    st->snap->objects = xreallocarray(st->snap->objects, st->snap->n + 1,
+                                      sizeof *st->snap->objects);
+    o = &st->snap->objects[st->snap->n++];
+    memset(o, 0, sizeof *o);
+    o->kind = k;
+    o->id = json_is_integer(id)
+                ? xasprintf("%lld", (long long)json_integer_value(id))
+                : xstrdup(json_string_value(id) ? json_string_value(id) : "");
+    o->slug = xstrdup(slug);
+    o->raw = json_deep_copy(obj);
+}
+
+/* The actor of inbound changes: the author of the branch head. */
+static char *
+rc_push_actor(struct rc_state *st)
+{
+    git_commit *c = NULL;
+    const git_signature *sig;
+    char *actor = NULL;
+
+    if (!st->gexists ||
+        git_commit_lookup(&c, gitstore_repo(st->ctx->gs), &st->ghead) != 0)
+        return NULL;
+    sig = git_commit_author(c);
+    if (sig != NULL)
+        actor = xasprintf("%s <%s>", sig->name, sig->email);
+    git_commit_free(c);
+    return actor;
+}
+
+/* Index of a kind in the profile (dependency order: earlier kinds first). */
+static size_t
+rc_kind_index(const struct rc_state *st, const struct profile_kind *k)
+{
+    return (size_t)(k - st->ctx->profile->kinds);
+}
+
+/* Apply one slot's Git version to the platform. */
+static void
+rc_apply(struct rc_state *st, struct rc_slot *s, const char *actor)
+{
+    const struct platform_object *o;
+    json_t *body = NULL, *result = NULL;
+    enum platform_result r;
+    git_oid now;
+    char *err = NULL, *path = rc_path(st, s);
+    const char *what;
+
+    o = platform_snapshot_find_slug(st->snap, s->kind, s->slug);
+    if (!s->has_g) {
+        what = "deleted";
+        if (o == NULL) {
+            r = PLATFORM_OK; /* already gone */
+        } else {
+            r = platform_delete(st->ctx->pl, s->kind, o->id, actor, &err);
+        }
+    } else {
+        /* The file name is the slug; the file may leave the key out. */
+        if (json_object_get(s->gdoc, s->kind->slug_field) == NULL)
+            json_object_set_new(s->gdoc, s->kind->slug_field, json_string(s->slug));
+        body = platform_from_git(s->kind, s->gdoc, st->snap, &err);
+        if (body == NULL) {
+            r = PLATFORM_INVALID;
+            what = "refused";
+        } else if (o == NULL) {
+            what = "created";
+            r = platform_create(st->ctx->pl, s->kind, body, actor, &result,
+                                &err);
+        } else {
+            what = "updated";
+            r = platform_update(st->ctx->pl, s->kind, o->id, body, actor,
+                                &result, &err);
+        }
+    }
+    if (r != PLATFORM_OK) {
+        s->failed = true;
+        rc_issue(&st->rep->apply_errors, s, path, "%s: %s",
+                 platform_result_name(r), err != NULL ? err : "");
+        log_error("apply failed", "workspace", st->ws->name, "path", path,
+                  "result", platform_result_name(r), "error", err);
+        goto out;
+    }
+    log_info("applied", "workspace", st->ws->name, "path", path, "action",
+             what, "actor", actor != NULL ? actor : "gitsyncd");
+    if (!s->has_g) {
+        st->rep->deleted++;
+    } else if (o == NULL) {
+        st->rep->created++;
+        if (result != NULL)
+            rc_snapshot_add(st, s->kind, result);
+    } else {
+        st->rep->updated++;
+    }
+    /* The base records Git's version; a normalised one is committed next. */
+    s->has_newbase = s->has_g;
+    s->newbase = s->g;
+    s->settled = true;
+    if (result != NULL && s->has_g) {
+        free(err);
+        err = NULL;
+        if (rc_platform_blob(st, s->kind, result, &now, &err) == 0 &&
+            !git_oid_equal(&now, &s->g)) {
+            log_info("the platform normalised what it was sent; committing "
+                     "its form next", "workspace", st->ws->name, "path", path);
+            st->again = true;
+        }
+    }
+out:
+    free(err);
+    free(path);
+    json_decref(body);
+    json_decref(result);
+}
+
+/* Inbound: apply every resource that Git changed; creates in kind order. */
+static void
+rc_inbound(struct rc_state *st)
+{
+    size_t i, kk, ndel = 0, nk = st->ctx->profile->nkinds;
+    long long max = st->ws->sync.max_deletes;
+    char *actor = NULL;
+    bool any = false;
+
+    for (i = 0; i < st->nslots; i++) {
+        if (st->slots[i].inbound && !st->slots[i].has_g)
+            ndel++;
+        any = any || st->slots[i].inbound;
+    }
+    if (!any)
+        return;
+    if (max >= 0 && ndel > (size_t)max) {
+        char nbuf[32], mbuf[32];
+
+        snprintf(nbuf, sizeof nbuf, "%zu", ndel);
+        snprintf(mbuf, sizeof mbuf, "%lld", max);
+        log_error("refusing to delete: more deletions than max_deletes",
+                  "workspace", st->ws->name, "deletes", nbuf, "max_deletes",
+                  mbuf);
+        for (i = 0; i < st->nslots; i++) {
+            struct rc_slot *s = &st->slots[i];
+            char *path;
+
+            if (!s->inbound || s->has_g)
+                continue;
+            s->inbound = false;
+            s->refused = true;
+            path = rc_path(st, s);
+            rc_issue(&st->rep->refused_deletes, s, path,
+                     "deleting %zu resources exceeds max_deletes %lld: "
+                     "no deletion applied", ndel, max);
+            free(path);
+        }
+    }
+    actor = rc_push_actor(st);
+    /* Creates and updates, kinds in profile order (models before syncs). */
+    for (kk = 0; kk < nk; kk++) {
+        for (i = 0; i < st->nslots; i++) {
+            struct rc_slot *s = &st->slots[i];
+
+            if (s->inbound && s->has_g && rc_kind_index(st, s->kind) == kk)
+                rc_apply(st, s, actor);
+        }
+    }
+    /* Deletes, kinds in reverse order (syncs before the models they use). */
+    for (kk = nk; kk-- > 0;) {
+        for (i = 0; i < st->nslots; i++) {
+            struct rc_slot *s = &st->slots[i];
+
+            if (s->inbound && !s->has_g && rc_kind_index(st, s->kind) == kk)
+                rc_apply(st, s, actor);
+        }
+    }
+    free(actor);
+    if (st->job != NULL && st->job->git_moved && st->job->git_received_at > 0)
+        st->rep->push_to_apply = now_wall() - st->job->git_received_at;
+}
+
+/* Decide, for each slot, what happens (DESIGN §4 steps 1-3). */
+static void
+rc_decide(struct rc_state *st)
+{
+    enum conflict_policy policy = st->ws->sync.conflict;
+    bool pch, gch;
+    size_t i;
+
+    for (i = 0; i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+
+        pch = !s->p_unknown && rc_differs(s->has_p, &s->p, s->has_b, &s->b);
+        gch = rc_differs(s->has_g, &s->g, s->has_b, &s->b);
+        if (gch && s->has_g && !rc_check_git(st, s)) {
+            s->g_invalid = true;
+            gch = false;
+        }
+        if (!pch && !gch) {
+            st->rep->unchanged++;
+            continue;
+        }
+        if (pch && gch && !rc_differs(s->has_p, &s->p, s->has_g, &s->g)) {
+            /* Both sides made the same change (or a crash came between). */
+            continue;
+        }
+        if (pch && !gch) {
+            s->outbound = true;
+        } else if (!pch && gch) {
+            s->inbound = true;
+        } else {
+            s->conflict = true;
+            st->rep->conflicts++;
+            switch (policy) {
+            case CONFLICT_PLATFORM:
+                s->outbound = true;
+                break;
+            case CONFLICT_GIT:
+                s->outbound = true;
+                s->inbound = true;
+                break;
+            case CONFLICT_BRANCH:
+                s->branch_conflict = true;
+                break;
+            }
+        }
+    }
+}
+
+/* The new base: what each resource settled on, else the old base. */
+static int
+rc_advance_base(struct rc_state *st, char **err)
+{
+    struct gitstore_entry *e;
+    git_oid out;
+    size_t i, n = 0;
+    bool changed = !st->bexists;
+    int rc;
+
+    e = xcalloc(st->nslots + 1, sizeof *e);
+    for (i = 0; i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+        bool has;
+        git_oid v;
+
+        if (s->settled) {
+            has = s->has_newbase;
+            v = s->newbase;
+        } else if (s->refused || s->failed || s->g_invalid ||
+                   s->branch_conflict || s->p_unknown) {
+            has = s->has_b;
+            v = s->b;
+        } else if (s->outbound || !rc_differs(s->has_p, &s->p, s->has_g, &s->g)) {
+            has = s->has_p;
+            v = s->p;
+        } else {
+            has = s->has_b;
+            v = s->b;
+        }
+        if (rc_differs(has, &v, s->has_b, &s->b))
+            changed = true;
+        if (!has)
+            continue;
+        e[n].folder = s->folder;
+        e[n].slug = s->slug;
+        e[n].blob = v;
+        n++;
+    }
+    rc = 0;
+    if (changed)
+        rc = gitstore_base_set(st->ctx->gs, e, n,
+                               st->bexists ? &st->bcommit : &rc_zero_oid,
+                               "gitsyncd: base after reconcile", &out, err);
+    else
+        out = st->bcommit;
+    if (rc == 0)
+        git_oid_tostr(st->rep->base, sizeof st->rep->base, &out);
+    free(e);
+    return rc;
+}
+
+/* One compare-and-act round.  Returns 0, 1 to run again at once, -1. */
+static int
+rc_pass(struct rc_state *st, char **err)
+{
+    const struct platform_object *o;
+    struct rc_slot *s;
+    enum gitstore_result gr;
+    enum platform_result pr;
+    char *e2 = NULL;
+    size_t i;
+    int rc;
+
+    gr = gitstore_fetch(st->ctx->gs, &st->ghead, &st->gexists, err);
+    if (gr != GITSTORE_OK) {
+        char *m = xasprintf("fetch failed (%s): %s", gitstore_result_name(gr),
+                            *err != NULL ? *err : "");
+        free(*err);
+        *err = m;
+        return -1;
+    }
+    if (gitstore_base_get(st->ctx->gs, &st->bcommit, &st->bexists, err) != 0)
+        return -1;
+    pr = platform_snapshot(st->ctx->pl, &st->snap, err);
+    if (pr != PLATFORM_OK) {
+        char *m = xasprintf("reading the platform failed (%s): %s",
+                            platform_result_name(pr), *err != NULL ? *err : "");
+        free(*err);
+        *err = m;
+        return -1;
+    }
+    for (i = 0; i < st->snap->n; i++) {
+        o = &st->snap->objects[i];
+        if (o->slug == NULL || o->kind == NULL)
+            continue;
+        s = rc_slot_get(st, o->kind, o->slug);
+        s->pobj = o;
+        if (rc_platform_blob(st, o->kind, o->raw, &s->p, &e2) != 0) {
+            s->p_unknown = true;
+            rc_issue(&st->rep->apply_errors, s, NULL,
+                     "cannot map the platform's object: %s", e2);
+            log_warn("platform object skipped", "workspace", st->ws->name,
+                     "kind", o->kind->name, "slug", o->slug, "error", e2);
+            free(e2);
+            e2 = NULL;
+            continue;
+        }
+        s->has_p = true;
+    }
+    if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
+        rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
+        return -1;
+    qsort(st->slots, st->nslots, sizeof *st->slots, rc_slot_cmp);
+    rc_attach_events(st);
+    rc_decide(st);
+
+    rc = rc_outbound(st, err);
+    if (rc != 0)
+        return rc;
+    for (i = 0; i < st->nslots; i++) {
+        if (st->slots[i].branch_conflict)
+            rc_push_conflict_branch(st, &st->slots[i]);
+    }
+    rc_inbound(st);
+    if (rc_advance_base(st, err) != 0)
+        return -1;
+    if (st->gexists)
+        git_oid_tostr(st->rep->head, sizeof st->rep->head, &st->ghead);
+    return st->again ? 1 : 0;
+}
+
+/* Clear a report's per-pass lists before the pass runs again. */
+static void
+rc_report_reset_lists(struct reconcile_report *rep)
+{
+    rc_issues_free(&rep->invalid);
+    rc_issues_free(&rep->refused_deletes);
+    rc_issues_free(&rep->conflicts_open);
+    rc_issues_free(&rep->apply_errors);
+    rep->unchanged = 0;
+}
+
+int
+reconcile_run(const struct config *cfg, const struct config_workspace *ws,
+              const struct job *job, struct reconcile_report *rep,
+              char **err)
+{
+    struct rc_state st;
+    int rc = -1, passes = 0, retries = 0, normalised = 0;
+
+    memset(rep, 0, sizeof *rep);
+    rep->push_to_apply = -1;
+    memset(&st, 0, sizeof st);
+    st.ws = ws;
+    st.job = job;
+    st.rep = rep;
+    st.ctx = rc_ctx_get(cfg, ws, err);
+    if (st.ctx == NULL)
+        return -1;
+    for (;;) {
+        rc_report_reset_lists(rep);
+        st.again = false;
+        rc = rc_pass(&st, err);
+        passes++;
+        rc_slots_free(&st);
+        platform_snapshot_free(st.snap);
+        st.snap = NULL;
+        if (rc <= 0)
+            break;
+        if (st.again) {
+            /* The platform normalised what it was sent: commit its form. */
+            if (++normalised >= RECONCILE_MAX_PASSES) {
+                rc = 0;
+                break;
+            }
+        } else if (++retries > ws->sync.max_push_retries) {
+            rc = set_error(err, "gave up after %d pushes: the remote keeps "
+                                "moving", retries);
+            break;
+        }
+    }
+    rep->passes = passes;
+    return rc < 0 ? -1 : 0;
+}
