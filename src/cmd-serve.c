@@ -1,19 +1,377 @@
-/* serve: placeholder until its issue lands; it pretends nothing. */
+/* cmd-serve: `gitsyncd serve`, the daemon: HTTP front, queue, workers. */
 #include "autoconfig.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <git2.h>
+#include <jansson.h>
 
 #include "gitsyncd/cmd.h"
+#include "gitsyncd/config.h"
+#include "gitsyncd/http.h"
+#include "gitsyncd/log.h"
+#include "gitsyncd/metrics.h"
+#include "gitsyncd/queue.h"
+#include "gitsyncd/reconcile.h"
+#include "gitsyncd/status.h"
+#include "gitsyncd/util.h"
+
+/* A periodic full reconcile of one workspace. */
+struct serve_timer {
+    struct event *ev;
+    char *workspace;
+    struct serve *sv;
+};
+
+struct serve {
+    struct event_base *base;
+    const char *path;
+    struct config *cfg; /* current; owned by the queue */
+    struct queue *queue;
+    struct http_server *http;
+    struct serve_timer *timers;
+    size_t ntimers;
+};
+
+static void
+serve_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gitsyncd [-c FILE] serve\n"
+            "\n"
+            "Run the daemon: listen for webhooks from the Git host and the platform,\n"
+            "serve /metrics, /status, /healthz and /readyz, and keep every configured\n"
+            "workspace in two-way sync (a full reconcile at start-up and every\n"
+            "sync.interval).  SIGHUP reloads the configuration (a broken one is\n"
+            "logged and the old one kept); SIGTERM stops accepting, lets running\n"
+            "syncs finish and exits 0.  Logs go to standard error.\n");
+}
+
+/* An ISO 8601 UTC time. */
+static json_t *
+serve_time(double t)
+{
+    char buf[32];
+    time_t s = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+/* A list of issues for /status. */
+static json_t *
+serve_issues(const struct reconcile_issues *list)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; i < list->n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s?, s:s}", "kind", list->v[i].kind,
+                                           "slug", list->v[i].slug, "path", list->v[i].path,
+                                           "message", list->v[i].message));
+    return a;
+}
+
+/* Platform requests, counted per workspace, method and status. */
+static void
+serve_observe_request(const char *workspace, const char *method, int code,
+                      double seconds, void *arg)
+{
+    char c[8];
+
+    (void)arg;
+    snprintf(c, sizeof c, "%d", code);
+    metrics_inc("platform_requests_total", 1, "workspace", workspace, "method", method,
+                "code", c, (char *)NULL);
+    metrics_observe("platform_request_duration_seconds", seconds, (char *)NULL);
+}
+
+/* The job function: one reconcile, then metrics, status and a log line. */
+static int
+serve_job(const struct config *cfg, const struct config_workspace *ws,
+          const struct job *job, void *arg)
+{
+    struct reconcile_report rep;
+    const char *w = ws->name;
+    double t0 = now_wall(), took;
+    char *err = NULL, buf[64];
+    json_t *st;
+    size_t i;
+    int rc;
+
+    (void)arg;
+    rc = reconcile_run(cfg, ws, job, &rep, &err);
+    took = now_wall() - t0;
+    metrics_inc("jobs_total", 1, "workspace", w, "result", rc == 0 ? "ok" : "error", (char *)NULL);
+    metrics_observe("job_duration_seconds", took, (char *)NULL);
+    metrics_inc("commits_total", (double)rep.commits, "workspace", w, (char *)NULL);
+    if (rep.pushes > 0)
+        metrics_inc("pushes_total", (double)rep.pushes, "workspace", w, "result", "ok", (char *)NULL);
+    if (rep.push_retries > 0)
+        metrics_inc("pushes_total", (double)rep.push_retries, "workspace", w, "result",
+                    "non-fast-forward", (char *)NULL);
+    if (rc != 0 && err != NULL && strncmp(err, "push failed", 11) == 0)
+        metrics_inc("pushes_total", 1, "workspace", w, "result", "error", (char *)NULL);
+    metrics_inc("resources_applied_total", (double)rep.created, "workspace", w, "action", "created", (char *)NULL);
+    metrics_inc("resources_applied_total", (double)rep.updated, "workspace", w, "action", "updated", (char *)NULL);
+    metrics_inc("resources_applied_total", (double)rep.deleted, "workspace", w, "action", "deleted", (char *)NULL);
+    metrics_inc("conflicts_total", (double)rep.conflicts, "workspace", w, "policy",
+                config_conflict_name(ws->sync.conflict), (char *)NULL);
+    metrics_set("conflicts_open", (double)rep.conflicts_open.n, "workspace", w, (char *)NULL);
+    metrics_set("refused_deletes", (double)rep.refused_deletes.n, "workspace", w, (char *)NULL);
+    if (rc == 0) {
+        metrics_set("invalid_resources", (double)rep.invalid.n, "workspace", w, (char *)NULL);
+        metrics_set("last_sync_timestamp_seconds", now_wall(), "workspace", w, (char *)NULL);
+    }
+    for (i = 0; i < rep.nevent_to_commit; i++)
+        metrics_observe("event_to_commit_seconds", rep.event_to_commit[i], (char *)NULL);
+    if (rep.push_to_apply >= 0)
+        metrics_observe("push_to_apply_seconds", rep.push_to_apply, (char *)NULL);
+
+    st = json_pack("{s:o, s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "last_run", serve_time(t0),
+                   "last_result", rc == 0 ? "ok" : "error", "last_duration_seconds", took,
+                   "commits", (json_int_t)rep.commits, "created", (json_int_t)rep.created,
+                   "updated", (json_int_t)rep.updated, "deleted", (json_int_t)rep.deleted,
+                   "conflicts", (json_int_t)rep.conflicts);
+    if (rc == 0) {
+        json_object_set_new(st, "last_success", serve_time(now_wall()));
+        json_object_set_new(st, "head", json_string(rep.head));
+        json_object_set_new(st, "base", json_string(rep.base));
+        json_object_set_new(st, "invalid_files", serve_issues(&rep.invalid));
+        json_object_set_new(st, "refused_deletes", serve_issues(&rep.refused_deletes));
+        json_object_set_new(st, "unresolved_conflicts", serve_issues(&rep.conflicts_open));
+        json_object_set_new(st, "apply_errors", serve_issues(&rep.apply_errors));
+        json_object_set_new(st, "last_error", json_null());
+    } else {
+        json_object_set_new(st, "last_error", json_string(err != NULL ? err : "unknown"));
+        json_object_set_new(st, "last_error_at", serve_time(now_wall()));
+    }
+    json_object_set_new(st, "branch", json_string(ws->git.branch));
+    status_update(w, st);
+    snprintf(buf, sizeof buf, "%.3f", took);
+    if (rc == 0)
+        log_info("sync done", "workspace", w, "seconds", buf, "full",
+                 job != NULL && job->full ? "true" : "false");
+    else
+        log_error("sync failed", "workspace", w, "seconds", buf, "error", err);
+    reconcile_report_free(&rep);
+    free(err);
+    return rc;
+}
+
+/* Timer: queue a full reconcile. */
+static void
+serve_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve_timer *t = arg;
+
+    (void)fd;
+    (void)what;
+    log_debug("periodic full reconcile", "workspace", t->workspace);
+    queue_add_full(t->sv->queue, t->workspace);
+}
+
+/* (Re)make the interval timers of the current configuration. */
+static void
+serve_timers(struct serve *sv)
+{
+    struct timeval tv;
+    size_t i;
+
+    for (i = 0; i < sv->ntimers; i++) {
+        event_free(sv->timers[i].ev);
+        free(sv->timers[i].workspace);
+    }
+    free(sv->timers);
+    sv->timers = xcalloc(sv->cfg->nworkspaces + 1, sizeof *sv->timers);
+    sv->ntimers = 0;
+    for (i = 0; i < sv->cfg->nworkspaces; i++) {
+        const struct config_workspace *ws = &sv->cfg->workspaces[i];
+        struct serve_timer *t;
+
+        if (ws->sync.interval_ms <= 0)
+            continue;
+        t = &sv->timers[sv->ntimers++];
+        t->workspace = xstrdup(ws->name);
+        t->sv = sv;
+        t->ev = event_new(sv->base, -1, EV_PERSIST, serve_timer_cb, t);
+        tv.tv_sec = (time_t)(ws->sync.interval_ms / 1000);
+        tv.tv_usec = (suseconds_t)(ws->sync.interval_ms % 1000) * 1000;
+        event_add(t->ev, &tv);
+    }
+}
+
+/* A full reconcile of every workspace. */
+static void
+serve_all_full(struct serve *sv)
+{
+    const char **names = xcalloc(sv->cfg->nworkspaces + 1, sizeof *names);
+    size_t i;
+
+    for (i = 0; i < sv->cfg->nworkspaces; i++) {
+        names[i] = sv->cfg->workspaces[i].name;
+        queue_add_full(sv->queue, names[i]);
+    }
+    status_keep_only(names);
+    free(names);
+}
+
+/* SIGHUP: load the file again; keep the old configuration if it is broken. */
+static void
+serve_reload(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve *sv = arg;
+    struct config *cfg = NULL;
+    char *err = NULL;
+
+    (void)fd;
+    (void)what;
+    log_info("reloading the configuration", "file", sv->path);
+    if (config_load(sv->path, &cfg, &err) != 0 || http_set_config(sv->http, cfg, &err) != 0) {
+        log_error("reload failed: keeping the old configuration", "error", err);
+        free(err);
+        config_free(cfg);
+        return;
+    }
+    if (strcmp(cfg->listen, sv->cfg->listen) != 0)
+        log_warn("listen changed: it takes effect at the next restart", "listen", cfg->listen);
+    log_set_level(cfg->log_level);
+    log_set_format(cfg->log_format);
+    cmd_apply_log_opts();
+    sv->cfg = cfg;
+    queue_set_config(sv->queue, cfg);
+    serve_timers(sv);
+    serve_all_full(sv);
+    {
+        char n[24];
+
+        snprintf(n, sizeof n, "%zu", cfg->nworkspaces);
+        log_info("configuration reloaded", "workspaces", n);
+    }
+}
+
+/* SIGTERM, SIGINT: stop accepting, let running jobs finish, leave the loop. */
+static void
+serve_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve *sv = arg;
+
+    (void)fd;
+    (void)what;
+    log_info("stopping: no new requests; waiting for running syncs");
+    http_stop_accepting(sv->http);
+    queue_stop(sv->queue);
+    event_base_loopbreak(sv->base);
+}
 
 int
 cmd_serve(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-                     strcmp(argv[1], "-h") == 0)) {
-        printf("usage: gitsyncd serve\n");
-        return EXIT_OK;
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct serve sv;
+    struct event *sigterm, *sigint, *sighup;
+    char *err = NULL;
+    int c, rc = EXIT_OK;
+    size_t i;
+
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            serve_usage(stdout);
+            return EXIT_OK;
+        default:
+            serve_usage(stderr);
+            return EXIT_USAGE;
+        }
     }
-    fprintf(stderr, "gitsyncd serve: not implemented yet\n");
-    return EXIT_USAGE;
+    if (optind != argc) {
+        serve_usage(stderr);
+        return EXIT_USAGE;
+    }
+    memset(&sv, 0, sizeof sv);
+    sv.path = global_opts.config_path != NULL ? global_opts.config_path : GITSYNCD_DEFAULT_CONFIG;
+    if (config_load(sv.path, &sv.cfg, &err) != 0) {
+        fprintf(stderr, "gitsyncd: %s\n", err);
+        free(err);
+        return EXIT_USAGE;
+    }
+    log_set_level(sv.cfg->log_level);
+    log_set_format(sv.cfg->log_format);
+    if (cmd_apply_log_opts() != 0) {
+        config_free(sv.cfg);
+        return EXIT_USAGE;
+    }
+    if (mkdir(sv.cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gitsyncd: state_dir %s: %s\n", sv.cfg->state_dir, strerror(errno));
+        config_free(sv.cfg);
+        return EXIT_FAILURE_RUNTIME;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    git_libgit2_init();
+    evthread_use_pthreads();
+    metrics_init(PACKAGE_VERSION);
+    reconcile_set_request_observer(serve_observe_request, NULL);
+
+    sv.base = event_base_new();
+    sv.queue = queue_new(sv.cfg->workers, serve_job, NULL, sv.cfg);
+    sv.http = http_start(sv.base, sv.cfg, sv.queue, &err);
+    if (sv.http == NULL) {
+        fprintf(stderr, "gitsyncd: %s\n", err);
+        free(err);
+        queue_free(sv.queue);
+        event_base_free(sv.base);
+        return EXIT_FAILURE_RUNTIME;
+    }
+    sigterm = evsignal_new(sv.base, SIGTERM, serve_stop, &sv);
+    sigint = evsignal_new(sv.base, SIGINT, serve_stop, &sv);
+    sighup = evsignal_new(sv.base, SIGHUP, serve_reload, &sv);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    event_add(sighup, NULL);
+    serve_timers(&sv);
+    serve_all_full(&sv);
+    http_set_ready(sv.http, true);
+    {
+        char n[24];
+
+        snprintf(n, sizeof n, "%d", sv.cfg->workers);
+        log_info("gitsyncd serving", "version", PACKAGE_VERSION, "listen", sv.cfg->listen,
+                 "admin_listen", sv.cfg->admin_listen ? sv.cfg->admin_listen : "",
+                 "workers", n);
+    }
+    event_base_dispatch(sv.base);
+
+    for (i = 0; i < sv.ntimers; i++) {
+        event_free(sv.timers[i].ev);
+        free(sv.timers[i].workspace);
+    }
+    free(sv.timers);
+    event_free(sigterm);
+    event_free(sigint);
+    event_free(sighup);
+    http_free(sv.http);
+    queue_free(sv.queue);
+    event_base_free(sv.base);
+    status_shutdown();
+    metrics_shutdown();
+    git_libgit2_shutdown();
+    curl_global_cleanup();
+    log_info("gitsyncd stopped");
+    return rc;
 }

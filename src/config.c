@@ -16,6 +16,8 @@
 
 #define CONFIG_MAX_SECRET (64 * 1024)
 
+static unsigned long config_generation;
+
 enum config_type {
     CT_STRING,   /* char * */
     CT_SECRET,   /* char *; also accepts KEY_file */
@@ -630,6 +632,7 @@ config_parse(const char *name, const char *data, size_t len,
         return -1;
     cp.cfg = xcalloc(1, sizeof *cp.cfg);
     cp.cfg->path = xstrdup(name);
+    cp.cfg->generation = __atomic_add_fetch(&config_generation, 1, __ATOMIC_RELAXED);
     config_defaults(cp.cfg);
     if (root->type != YNODE_MAP) {
         config_fail(&cp, root, "expected a mapping at the top level, got a %s",

@@ -21,7 +21,7 @@
 /* What this thread keeps for one workspace between jobs. */
 struct rc_ctx {
     char *workspace;
-    const struct config *cfg; /* the configuration it was built from */
+    unsigned long generation; /* of the configuration it was built from */
     struct profile *profile;
     const char **folders;
     struct gitstore *gs;
@@ -160,7 +160,7 @@ rc_ctx_get(const struct config *cfg, const struct config_workspace *ws,
         ctx = *pp;
         if (strcmp(ctx->workspace, ws->name) != 0)
             continue;
-        if (ctx->cfg == cfg)
+        if (ctx->generation == cfg->generation)
             return ctx;
         /* The configuration was reloaded: build it again. */
         *pp = ctx->next;
@@ -171,7 +171,7 @@ rc_ctx_get(const struct config *cfg, const struct config_workspace *ws,
 
     ctx = xcalloc(1, sizeof *ctx);
     ctx->workspace = xstrdup(ws->name);
-    ctx->cfg = cfg;
+    ctx->generation = cfg->generation;
     ctx->audit_actors = json_object();
     if (cfg->profiles_dir != NULL)
         dirs[nd++] = cfg->profiles_dir;

@@ -85,6 +85,7 @@ struct config_workspace {
 
 struct config {
     char *path;           /* the file it was read from */
+    unsigned long generation; /* unique per load, to tell reloads apart */
     char *listen;         /* default 127.0.0.1:8080 */
     char *admin_listen;   /* NULL = share listen */
     int workers;          /* default: number of cores */

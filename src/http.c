@@ -1,0 +1,570 @@
+/* http: routes, webhook intake, rate limits and delivery dedup. */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "gitsyncd/hooks.h"
+#include "gitsyncd/http.h"
+#include "gitsyncd/log.h"
+#include "gitsyncd/metrics.h"
+#include "gitsyncd/profile.h"
+#include "gitsyncd/status.h"
+#include "gitsyncd/util.h"
+
+#define HTTP_CLIENTS 4096
+#define HTTP_MAX_HEADERS (64 * 1024)
+
+/* A remembered delivery id. */
+struct http_seen {
+    char *id;
+    double expires;
+    struct http_seen *next; /* hash chain */
+};
+
+/* A client's token bucket. */
+struct http_client {
+    char addr[64];
+    double tokens;
+    double last;
+};
+
+struct http_server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp *admin;
+    const struct config *cfg;
+    struct queue *queue;
+    struct profile **profiles; /* per workspace, same order as cfg */
+    size_t nprofiles;
+    bool ready;
+    /* dedup: hash table plus a ring for eviction in arrival order */
+    struct http_seen **buckets;
+    size_t nbuckets;
+    char **ring;
+    size_t ringcap, ringpos;
+    struct http_client clients[HTTP_CLIENTS];
+};
+
+/* FNV-1a. */
+static size_t
+http_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* True if id was seen within the TTL; else remember it. */
+static bool
+http_seen(struct http_server *s, const char *id)
+{
+    struct http_seen **pp, *e;
+    double now = now_mono();
+    size_t b;
+    char *old;
+
+    if (s->nbuckets == 0)
+        return false;
+    b = http_hash(id) % s->nbuckets;
+    for (e = s->buckets[b]; e != NULL; e = e->next) {
+        if (strcmp(e->id, id) == 0) {
+            if (e->expires > now)
+                return true;
+            e->expires = now + (double)s->cfg->dedup_ttl_ms / 1000;
+            return false;
+        }
+    }
+    /* Evict the oldest id when the ring is full. */
+    old = s->ring[s->ringpos];
+    if (old != NULL) {
+        size_t ob = http_hash(old) % s->nbuckets;
+
+        for (pp = &s->buckets[ob]; *pp != NULL; pp = &(*pp)->next) {
+            if ((*pp)->id == old) {
+                e = *pp;
+                *pp = e->next;
+                free(e->id);
+                free(e);
+                break;
+            }
+        }
+    }
+    e = xcalloc(1, sizeof *e);
+    e->id = xstrdup(id);
+    e->expires = now + (double)s->cfg->dedup_ttl_ms / 1000;
+    e->next = s->buckets[b];
+    s->buckets[b] = e;
+    s->ring[s->ringpos] = e->id;
+    s->ringpos = (s->ringpos + 1) % s->ringcap;
+    return false;
+}
+
+/* Free the dedup table. */
+static void
+http_seen_free(struct http_server *s)
+{
+    struct http_seen *e, *next;
+    size_t i;
+
+    for (i = 0; i < s->nbuckets; i++) {
+        for (e = s->buckets[i]; e != NULL; e = next) {
+            next = e->next;
+            free(e->id);
+            free(e);
+        }
+    }
+    free(s->buckets);
+    free(s->ring);
+    s->buckets = NULL;
+    s->ring = NULL;
+    s->nbuckets = 0;
+}
+
+/* True if the client at addr may send one more request now. */
+static bool
+http_rate_ok(struct http_server *s, const char *addr)
+{
+    struct http_client *c = NULL, *oldest = &s->clients[0];
+    double now = now_mono();
+    size_t i;
+
+    if (s->cfg->rate_limit <= 0)
+        return true;
+    for (i = 0; i < HTTP_CLIENTS; i++) {
+        if (strcmp(s->clients[i].addr, addr) == 0) {
+            c = &s->clients[i];
+            break;
+        }
+        if (s->clients[i].last < oldest->last)
+            oldest = &s->clients[i];
+    }
+    if (c == NULL) {
+        c = oldest;
+        snprintf(c->addr, sizeof c->addr, "%s", addr);
+        c->tokens = s->cfg->rate_burst;
+        c->last = now;
+    }
+    c->tokens += (now - c->last) * s->cfg->rate_limit;
+    if (c->tokens > s->cfg->rate_burst)
+        c->tokens = s->cfg->rate_burst;
+    c->last = now;
+    if (c->tokens < 1)
+        return false;
+    c->tokens -= 1;
+    return true;
+}
+
+/* Answer with a JSON body. */
+static void
+http_reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *s = json_dumps(body, JSON_COMPACT);
+
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evbuffer_add(b, s, strlen(s));
+    evbuffer_add(b, "\n", 1);
+    evhttp_send_reply(req, code, NULL, b);
+    evbuffer_free(b);
+    free(s);
+    json_decref(body);
+}
+
+/* Answer {"error": msg}, and log it. */
+static void
+http_error(struct evhttp_request *req, int code, const char *workspace,
+           const char *msg)
+{
+    char c[8];
+
+    snprintf(c, sizeof c, "%d", code);
+    log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
+             "path", evhttp_request_get_uri(req), "error", msg);
+    http_reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+/* evhttp header lookup for hooks. */
+static const char *
+http_header(void *arg, const char *name)
+{
+    return evhttp_find_header(arg, name);
+}
+
+/* The profile of workspace index i. */
+static const struct profile *
+http_profile(struct http_server *s, const struct config_workspace *ws)
+{
+    size_t i = (size_t)(ws - s->cfg->workspaces);
+
+    return i < s->nprofiles ? s->profiles[i] : NULL;
+}
+
+/* POST /hooks/<workspace>/<source>. */
+static void
+http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
+          const char *source)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    struct hook_headers h = { http_header, evhttp_request_get_input_headers(req) };
+    const struct config_workspace *ws;
+    struct hook_push push;
+    struct job_resource res;
+    enum hook_verdict v;
+    const char *body;
+    char *reason = NULL, *delivery = NULL, *peer = NULL, code[8];
+    ev_uint16_t port;
+    size_t len;
+    int status = 500;
+    bool git = strcmp(source, "git") == 0;
+
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        http_error(req, 405, wsname, "method not allowed: webhooks are POSTed");
+        status = 405;
+        goto count;
+    }
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
+    if (!http_rate_ok(s, peer != NULL ? peer : "?")) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        http_error(req, 429, wsname, "too many requests from this address");
+        status = 429;
+        goto count;
+    }
+    ws = config_find_workspace(s->cfg, wsname);
+    if (ws == NULL) {
+        http_error(req, 404, NULL, "unknown workspace");
+        status = 404;
+        wsname = "unknown";
+        goto count;
+    }
+    len = evbuffer_get_length(in);
+    body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+    if (git) {
+        v = hooks_git(ws, &h, body, len, &push, &reason);
+        delivery = push.delivery != NULL ? xstrdup(push.delivery) : NULL;
+    } else {
+        v = hooks_platform(ws, http_profile(s, ws), &h, body, len, now_wall(), &res,
+                           &delivery, &reason);
+    }
+    switch (v) {
+    case HOOK_UNAUTHORIZED:
+        status = 401;
+        http_error(req, 401, wsname, reason);
+        break;
+    case HOOK_BAD:
+        status = 400;
+        http_error(req, 400, wsname, reason);
+        break;
+    case HOOK_IGNORE:
+    case HOOK_QUEUE:
+        if (delivery != NULL && http_seen(s, delivery)) {
+            status = 200;
+            log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
+                     "delivery", delivery);
+            http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "duplicate",
+                                                "delivery", delivery));
+        } else if (v == HOOK_IGNORE) {
+            status = 200;
+            log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
+            http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "ignored", "reason", reason));
+        } else {
+            status = 202;
+            if (git) {
+                log_info("push queued", "workspace", wsname, "ref", push.ref, "after", push.after,
+                         "delivery", delivery ? delivery : "");
+                queue_add_git(s->queue, wsname, push.after, delivery, now_wall());
+            } else {
+                log_info("platform change queued", "workspace", wsname, "kind", res.kind,
+                         "slug", res.slug ? res.slug : "", "id", res.id ? res.id : "",
+                         "action", res.action ? res.action : "");
+                queue_add_resource(s->queue, wsname, &res);
+            }
+            http_reply_json(req, 202, json_pack("{s:s}", "status", "queued"));
+        }
+        break;
+    }
+    if (git)
+        hook_push_free(&push);
+    else if (v == HOOK_QUEUE)
+        hook_resource_free(&res);
+    free(reason);
+    free(delivery);
+count:
+    snprintf(code, sizeof code, "%d", status);
+    metrics_inc("webhook_requests_total", 1, "workspace", wsname, "source", source,
+                "code", code, (char *)NULL);
+}
+
+/* Everything on the admin side: /metrics, /status, /healthz, /readyz. */
+static bool
+http_admin_route(struct http_server *s, struct evhttp_request *req, const char *path)
+{
+    struct evbuffer *b;
+    char *text;
+
+    if (strcmp(path, "/metrics") != 0 && strcmp(path, "/status") != 0 &&
+        strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0)
+        return false;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+        evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+        http_error(req, 405, NULL, "method not allowed");
+        return true;
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    } else if (strcmp(path, "/readyz") == 0) {
+        http_reply_json(req, s->ready ? 200 : 503,
+                        json_pack("{s:s}", "status", s->ready ? "ready" : "starting"));
+    } else {
+        text = strcmp(path, "/metrics") == 0 ? metrics_render() : status_render();
+        b = evbuffer_new();
+        evbuffer_add(b, text, strlen(text));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          path[1] == 'm' ? "text/plain; version=0.0.4; charset=utf-8"
+                                         : "application/json");
+        evhttp_send_reply(req, 200, NULL, b);
+        evbuffer_free(b);
+        free(text);
+    }
+    return true;
+}
+
+/* The main listener: hooks, and the admin routes unless they moved. */
+static void
+http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
+{
+    struct http_server *s = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    char *ws, *source, *copy;
+
+    if (path == NULL) {
+        http_error(req, 400, NULL, "bad request URI");
+        return;
+    }
+    if (admin && http_admin_route(s, req, path))
+        return;
+    if (hooks && strncmp(path, "/hooks/", 7) == 0) {
+        copy = xstrdup(path + 7);
+        ws = copy;
+        source = strchr(copy, '/');
+        if (source != NULL) {
+            *source++ = '\0';
+            if (*ws != '\0' && (strcmp(source, "git") == 0 || strcmp(source, "platform") == 0)) {
+                http_hook(s, req, ws, source);
+                free(copy);
+                return;
+            }
+        }
+        free(copy);
+    }
+    http_error(req, 404, NULL, "no such route");
+}
+
+static void
+http_main_cb(struct evhttp_request *req, void *arg)
+{
+    struct http_server *s = arg;
+
+    http_route(req, arg, true, s->admin == NULL);
+}
+
+static void
+http_admin_cb(struct evhttp_request *req, void *arg)
+{
+    http_route(req, arg, false, true);
+}
+
+/* Apply the limits of the configuration to one evhttp. */
+static void
+http_limits(struct evhttp *h, const struct config *cfg)
+{
+    evhttp_set_max_body_size(h, (ev_ssize_t)cfg->max_body);
+    evhttp_set_max_headers_size(h, HTTP_MAX_HEADERS);
+    evhttp_set_timeout(h, (int)((cfg->request_timeout_ms + 999) / 1000));
+    evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                      EVHTTP_REQ_OPTIONS);
+}
+
+/* Bind h to "host:port". */
+static int
+http_bind(struct evhttp *h, const char *addr, char **err)
+{
+    char *host = xstrdup(addr), *colon = strrchr(host, ':');
+    long port;
+
+    if (colon == NULL) {
+        free(host);
+        return set_error(err, "listen address \"%s\" is not host:port", addr);
+    }
+    *colon = '\0';
+    port = strtol(colon + 1, NULL, 10);
+    if (host[0] == '[') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    if (port < 0 || port > 65535 || evhttp_bind_socket(h, host, (ev_uint16_t)port) != 0) {
+        set_error(err, "cannot listen on %s: %s", addr, strerror(errno));
+        free(host);
+        return -1;
+    }
+    free(host);
+    return 0;
+}
+
+/* Load each workspace's profile; all or nothing. */
+static int
+http_load_profiles(const struct config *cfg, struct profile ***out, char **err)
+{
+    struct profile **v = xcalloc(cfg->nworkspaces + 1, sizeof *v);
+    const char *dirs[3];
+    char *cfgdir = NULL, *slash;
+    size_t i, nd = 0;
+
+    if (cfg->profiles_dir != NULL)
+        dirs[nd++] = cfg->profiles_dir;
+    if (cfg->path != NULL && (slash = strrchr(cfg->path, '/')) != NULL) {
+        cfgdir = xstrndup(cfg->path, (size_t)(slash - cfg->path));
+        dirs[nd++] = cfgdir;
+    }
+    dirs[nd] = NULL;
+    for (i = 0; i < cfg->nworkspaces; i++) {
+        if (profile_load(cfg->workspaces[i].platform.profile, dirs, &v[i], err) != 0) {
+            char *m = xasprintf("workspace %s: %s", cfg->workspaces[i].name, *err);
+
+            free(*err);
+            *err = m;
+            while (i-- > 0)
+                profile_free(v[i]);
+            free(v);
+            free(cfgdir);
+            return -1;
+        }
+    }
+    free(cfgdir);
+    *out = v;
+    return 0;
+}
+
+int
+http_set_config(struct http_server *s, const struct config *cfg, char **err)
+{
+    struct profile **profiles;
+    size_t i;
+
+    if (http_load_profiles(cfg, &profiles, err) != 0)
+        return -1;
+    for (i = 0; i < s->nprofiles; i++)
+        profile_free(s->profiles[i]);
+    free(s->profiles);
+    s->profiles = profiles;
+    s->nprofiles = cfg->nworkspaces;
+    s->cfg = cfg;
+    http_limits(s->http, cfg);
+    if (s->admin != NULL)
+        http_limits(s->admin, cfg);
+    if (s->ringcap != (cfg->dedup_size > 0 ? cfg->dedup_size : 1)) {
+        http_seen_free(s);
+        s->ringcap = cfg->dedup_size > 0 ? cfg->dedup_size : 1;
+        s->nbuckets = cfg->dedup_size > 0 ? cfg->dedup_size : 0;
+        s->buckets = xcalloc(s->nbuckets + 1, sizeof *s->buckets);
+        s->ring = xcalloc(s->ringcap, sizeof *s->ring);
+        s->ringpos = 0;
+    }
+    return 0;
+}
+
+struct http_server *
+http_start(struct event_base *base, const struct config *cfg, struct queue *q,
+           char **err)
+{
+    struct http_server *s = xcalloc(1, sizeof *s);
+
+    s->base = base;
+    s->queue = q;
+    s->http = evhttp_new(base);
+    evhttp_set_gencb(s->http, http_main_cb, s);
+    if (cfg->admin_listen != NULL) {
+        s->admin = evhttp_new(base);
+        evhttp_set_gencb(s->admin, http_admin_cb, s);
+    }
+    if (http_set_config(s, cfg, err) != 0 || http_bind(s->http, cfg->listen, err) != 0 ||
+        (s->admin != NULL && http_bind(s->admin, cfg->admin_listen, err) != 0)) {
+        http_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+http_set_ready(struct http_server *s, bool ready)
+{
+    s->ready = ready;
+}
+
+/* Collect one bound socket (evhttp_foreach_bound_socket). */
+static void
+http_collect(struct evhttp_bound_socket *b, void *arg)
+{
+    struct evhttp_bound_socket **v = arg;
+    size_t i;
+
+    for (i = 0; i < 7 && v[i] != NULL; i++)
+        ;
+    if (i < 7)
+        v[i] = b;
+}
+
+/* Close every listening socket of h. */
+static void
+http_unbind(struct evhttp *h)
+{
+    struct evhttp_bound_socket *v[8] = { NULL };
+    size_t i;
+
+    if (h == NULL)
+        return;
+    evhttp_foreach_bound_socket(h, http_collect, v);
+    for (i = 0; v[i] != NULL; i++)
+        evhttp_del_accept_socket(h, v[i]);
+}
+
+void
+http_stop_accepting(struct http_server *s)
+{
+    http_unbind(s->http);
+    http_unbind(s->admin);
+    s->ready = false;
+}
+
+void
+http_free(struct http_server *s)
+{
+    size_t i;
+
+    if (s == NULL)
+        return;
+    if (s->http != NULL)
+        evhttp_free(s->http);
+    if (s->admin != NULL)
+        evhttp_free(s->admin);
+    for (i = 0; i < s->nprofiles; i++)
+        profile_free(s->profiles[i]);
+    free(s->profiles);
+    http_seen_free(s);
+    free(s);
+}

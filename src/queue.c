@@ -1,0 +1,388 @@
+/* queue: coalescing per-workspace jobs and the worker pool. */
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gitsyncd/log.h"
+#include "gitsyncd/metrics.h"
+#include "gitsyncd/queue.h"
+#include "gitsyncd/util.h"
+
+/* A configuration and the jobs using it. */
+struct queue_conf {
+    struct config *cfg;
+    int refs;
+};
+
+/* One workspace's slot. */
+struct queue_ws {
+    char *name;
+    struct job *pending;
+    bool running;
+    bool ready; /* in the ready list */
+    struct queue_ws *next;
+};
+
+struct queue {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t *threads;
+    int nthreads;
+    job_fn fn;
+    void *arg;
+    struct queue_conf *conf;
+    struct queue_ws *slots;
+    struct queue_ws **ready; /* FIFO */
+    size_t nready, capready;
+    size_t npending;
+    unsigned long jobs_run;
+    bool stopping;
+};
+
+void
+job_free(struct job *job)
+{
+    size_t i;
+
+    if (job == NULL)
+        return;
+    for (i = 0; i < job->ndirty; i++) {
+        struct job_resource *r = &job->dirty[i];
+
+        free(r->kind);
+        free(r->id);
+        free(r->slug);
+        free(r->action);
+        free(r->event_id);
+        free(r->actor_name);
+        free(r->actor_email);
+    }
+    free(job->dirty);
+    free(job->workspace);
+    free(job->git_after);
+    free(job->git_delivery);
+    free(job);
+}
+
+/* Drop a reference to a configuration; lock held. */
+static void
+do_queue_conf_put(struct queue *q, struct queue_conf *c)
+{
+    if (--c->refs == 0 && c != q->conf) {
+        config_free(c->cfg);
+        free(c);
+    }
+}
+
+/* The slot of workspace, created if missing; lock held. */
+static struct queue_ws *
+do_queue_slot(struct queue *q, const char *workspace)
+{
+    struct queue_ws *s;
+
+    for (s = q->slots; s != NULL; s = s->next) {
+        if (strcmp(s->name, workspace) == 0)
+            return s;
+    }
+    s = xcalloc(1, sizeof *s);
+    s->name = xstrdup(workspace);
+    s->next = q->slots;
+    q->slots = s;
+    return s;
+}
+
+/* The pending job of a slot, made if there is none; lock held. */
+static struct job *
+do_queue_job(struct queue *q, struct queue_ws *s)
+{
+    if (s->pending == NULL) {
+        s->pending = xcalloc(1, sizeof *s->pending);
+        s->pending->workspace = xstrdup(s->name);
+        s->pending->first_event_at = now_wall();
+        q->npending++;
+    }
+    if (!s->running && !s->ready) {
+        if (q->nready == q->capready) {
+            q->capready = q->capready ? q->capready * 2 : 16;
+            q->ready = xreallocarray(q->ready, q->capready, sizeof *q->ready);
+        }
+        q->ready[q->nready++] = s;
+        s->ready = true;
+        pthread_cond_signal(&q->cond);
+    }
+    return s->pending;
+}
+
+/* Publish the queue depth; lock held. */
+static void
+do_queue_gauge(struct queue *q)
+{
+    metrics_set("queue_depth", (double)q->npending, (char *)NULL);
+}
+
+void
+queue_add_full(struct queue *q, const char *workspace)
+{
+    pthread_mutex_lock(&q->lock);
+    if (!q->stopping) {
+        do_queue_job(q, do_queue_slot(q, workspace))->full = true;
+        do_queue_gauge(q);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+void
+queue_add_git(struct queue *q, const char *workspace, const char *after,
+              const char *delivery, double received_at)
+{
+    struct job *j;
+
+    pthread_mutex_lock(&q->lock);
+    if (!q->stopping) {
+        j = do_queue_job(q, do_queue_slot(q, workspace));
+        if (!j->git_moved) {
+            j->git_moved = true;
+            j->git_received_at = received_at;
+        }
+        free(j->git_after);
+        j->git_after = after != NULL ? xstrdup(after) : NULL;
+        free(j->git_delivery);
+        j->git_delivery = delivery != NULL ? xstrdup(delivery) : NULL;
+        do_queue_gauge(q);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* True if a and b name the same resource. */
+static bool
+queue_same_resource(const struct job_resource *a, const struct job_resource *b)
+{
+    if (a->kind == NULL || b->kind == NULL || strcmp(a->kind, b->kind) != 0)
+        return false;
+    if (a->id != NULL && b->id != NULL)
+        return strcmp(a->id, b->id) == 0;
+    return a->slug != NULL && b->slug != NULL && strcmp(a->slug, b->slug) == 0;
+}
+
+/* A deep copy of a resource event. */
+static void
+queue_copy_resource(struct job_resource *dst, const struct job_resource *src)
+{
+#define DUP(f) dst->f = src->f != NULL ? xstrdup(src->f) : NULL
+    DUP(kind);
+    DUP(id);
+    DUP(slug);
+    DUP(action);
+    DUP(event_id);
+    DUP(actor_name);
+    DUP(actor_email);
+#undef DUP
+    dst->seq = src->seq;
+    dst->received_at = src->received_at;
+}
+
+void
+queue_add_resource(struct queue *q, const char *workspace,
+                   const struct job_resource *r)
+{
+    struct job *j;
+    size_t i, max;
+
+    pthread_mutex_lock(&q->lock);
+    if (q->stopping)
+        goto out;
+    j = do_queue_job(q, do_queue_slot(q, workspace));
+    max = q->conf->cfg->max_dirty;
+    /* One entry per resource: a later event replaces an earlier one. */
+    for (i = 0; i < j->ndirty; i++) {
+        if (queue_same_resource(&j->dirty[i], r)) {
+            struct job_resource old = j->dirty[i];
+
+            memmove(&j->dirty[i], &j->dirty[i + 1], (j->ndirty - i - 1) * sizeof *j->dirty);
+            j->ndirty--;
+            /* Keep the first arrival time: the latency users see. */
+            queue_copy_resource(&j->dirty[j->ndirty], r);
+            j->dirty[j->ndirty].received_at = old.received_at;
+            free(old.kind);
+            free(old.id);
+            free(old.slug);
+            free(old.action);
+            free(old.event_id);
+            free(old.actor_name);
+            free(old.actor_email);
+            j->ndirty++;
+            goto out;
+        }
+    }
+    if (j->ndirty >= max) {
+        if (!j->full)
+            log_info("too many changed resources for one job: a full reconcile instead",
+                     "workspace", workspace);
+        j->full = true;
+        goto out;
+    }
+    j->dirty = xreallocarray(j->dirty, j->ndirty + 1, sizeof *j->dirty);
+    queue_copy_resource(&j->dirty[j->ndirty++], r);
+out:
+    do_queue_gauge(q);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* A worker: take a ready workspace's job, run it, repeat. */
+static void *
+queue_worker(void *arg)
+{
+    struct queue *q = arg;
+    struct queue_ws *s;
+    struct queue_conf *c;
+    struct job *job;
+    const struct config_workspace *ws;
+
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (q->nready == 0 && !q->stopping)
+            pthread_cond_wait(&q->cond, &q->lock);
+        if (q->stopping)
+            break;
+        s = q->ready[0];
+        memmove(q->ready, q->ready + 1, (q->nready - 1) * sizeof *q->ready);
+        q->nready--;
+        s->ready = false;
+        job = s->pending;
+        s->pending = NULL;
+        q->npending--;
+        s->running = true;
+        c = q->conf;
+        c->refs++;
+        do_queue_gauge(q);
+        pthread_mutex_unlock(&q->lock);
+
+        ws = config_find_workspace(c->cfg, job->workspace);
+        if (ws != NULL)
+            q->fn(c->cfg, ws, job, q->arg);
+        else
+            log_warn("job dropped: the workspace is no longer configured", "workspace",
+                     job->workspace);
+        job_free(job);
+
+        pthread_mutex_lock(&q->lock);
+        q->jobs_run++;
+        s->running = false;
+        do_queue_conf_put(q, c);
+        /* Events that came in meanwhile wait in s->pending: queue it. */
+        if (s->pending != NULL && !s->ready && !q->stopping) {
+            if (q->nready == q->capready) {
+                q->capready = q->capready ? q->capready * 2 : 16;
+                q->ready = xreallocarray(q->ready, q->capready, sizeof *q->ready);
+            }
+            q->ready[q->nready++] = s;
+            s->ready = true;
+            pthread_cond_signal(&q->cond);
+        }
+        pthread_cond_broadcast(&q->cond);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+struct queue *
+queue_new(int nworkers, job_fn fn, void *arg, struct config *cfg)
+{
+    struct queue *q = xcalloc(1, sizeof *q);
+    int i;
+
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    q->fn = fn;
+    q->arg = arg;
+    q->conf = xcalloc(1, sizeof *q->conf);
+    q->conf->cfg = cfg;
+    q->conf->refs = 1;
+    q->nthreads = nworkers > 0 ? nworkers : 1;
+    q->threads = xcalloc((size_t)q->nthreads, sizeof *q->threads);
+    for (i = 0; i < q->nthreads; i++)
+        pthread_create(&q->threads[i], NULL, queue_worker, q);
+    return q;
+}
+
+void
+queue_set_config(struct queue *q, struct config *cfg)
+{
+    struct queue_conf *old;
+
+    pthread_mutex_lock(&q->lock);
+    old = q->conf;
+    q->conf = xcalloc(1, sizeof *q->conf);
+    q->conf->cfg = cfg;
+    q->conf->refs = 1;
+    do_queue_conf_put(q, old);
+    pthread_mutex_unlock(&q->lock);
+}
+
+size_t
+queue_depth(struct queue *q)
+{
+    size_t n;
+
+    pthread_mutex_lock(&q->lock);
+    n = q->npending;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+unsigned long
+queue_jobs_run(struct queue *q)
+{
+    unsigned long n;
+
+    pthread_mutex_lock(&q->lock);
+    n = q->jobs_run;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+void
+queue_stop(struct queue *q)
+{
+    int i;
+
+    pthread_mutex_lock(&q->lock);
+    if (q->stopping) {
+        pthread_mutex_unlock(&q->lock);
+        return;
+    }
+    q->stopping = true;
+    if (q->npending > 0)
+        log_info("stopping: pending jobs dropped (the next start reconciles in full)",
+                 "pending", q->npending == 1 ? "1" : "several");
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    for (i = 0; i < q->nthreads; i++)
+        pthread_join(q->threads[i], NULL);
+    q->nthreads = 0;
+}
+
+void
+queue_free(struct queue *q)
+{
+    struct queue_ws *s, *next;
+
+    if (q == NULL)
+        return;
+    queue_stop(q);
+    for (s = q->slots; s != NULL; s = next) {
+        next = s->next;
+        job_free(s->pending);
+        free(s->name);
+        free(s);
+    }
+    free(q->ready);
+    free(q->threads);
+    config_free(q->conf->cfg);
+    free(q->conf);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    free(q);
+}
