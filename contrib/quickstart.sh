@@ -53,29 +53,29 @@ install_packages() {
 
 # json-server (npm) is the third-party REST peer of the tests.
 install_node_tools() {
-    dir=$1/node
-    if [ ! -x "$dir/node_modules/.bin/json-server" ]; then
-        say "installing json-server from npm into $dir"
-        mkdir -p "$dir"
-        npm install --silent --no-audit --no-fund --prefix "$dir" json-server@0.17.4 >&2
+    node_dir=$1/node
+    if [ ! -x "$node_dir/node_modules/.bin/json-server" ]; then
+        say "installing json-server from npm into $node_dir"
+        mkdir -p "$node_dir"
+        npm install --silent --no-audit --no-fund --prefix "$node_dir" json-server@0.17.4 >&2
     fi
 }
 
 # build DIR CONFIGURE-FLAGS...: an out-of-tree build in DIR.
 build() {
-    dir=$1; shift
+    bdir=$1; shift
     if [ ! -x configure ] || [ configure.ac -nt configure ]; then
         say "generating configure"
         ./autogen.sh >/dev/null 2>&1 || ./autogen.sh
     fi
-    mkdir -p "$dir"
-    if [ ! -f "$dir/config.status" ] ||
-       [ "$(cat "$dir/.flags" 2>/dev/null)" != "$*" ]; then
-        (cd "$dir" && "$top/configure" "$@" >/dev/null) || {
-            say "configure failed: see $dir/config.log"; return 1; }
-        printf '%s' "$*" > "$dir/.flags"
+    mkdir -p "$bdir"
+    if [ ! -f "$bdir/config.status" ] ||
+       [ "$(cat "$bdir/.flags" 2>/dev/null)" != "$*" ]; then
+        (cd "$bdir" && "$top/configure" "$@" >/dev/null) || {
+            say "configure failed: see $bdir/config.log"; return 1; }
+        printf '%s' "$*" > "$bdir/.flags"
     fi
-    make -C "$dir" -j"$(nproc)" >/dev/null || make -C "$dir"
+    make -C "$bdir" -j"$(nproc)" >/dev/null || make -C "$bdir"
 }
 
 run_tests() {

@@ -231,7 +231,8 @@ cmd_validate(int argc, char **argv)
     if (p == NULL)
         return EXIT_USAGE;
     codec_scan_tree(&fs, p, root);
-    qsort(fs.v, fs.n, sizeof *fs.v, codec_file_cmp);
+    if (fs.n > 1)
+        qsort(fs.v, fs.n, sizeof *fs.v, codec_file_cmp);
     docs = xcalloc(fs.n + 1, sizeof *docs);
     marks = xcalloc(fs.n + 1, sizeof *marks);
     for (i = 0; i < fs.n; i++) {
@@ -438,7 +439,8 @@ cmd_fmt(int argc, char **argv)
         fs.v[fs.n].kind = codec_kind_of(p, *paths);
         fs.n++;
     }
-    qsort(fs.v, fs.n, sizeof *fs.v, codec_file_cmp);
+    if (fs.n > 1)
+        qsort(fs.v, fs.n, sizeof *fs.v, codec_file_cmp);
     for (i = 0; i < fs.n; i++) {
         r = fmt_one(fs.v[i].path, fs.v[i].kind, check);
         if (r < 0)

@@ -617,7 +617,8 @@ gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
     }
     git_tree_free(root);
     git_tree_free(tree);
-    qsort(v, count, sizeof *v, gitstore_entry_cmp);
+    if (count > 1)
+        qsort(v, count, sizeof *v, gitstore_entry_cmp);
     *entries = v;
     *n = count;
     return 0;

@@ -1106,7 +1106,8 @@ rc_pass(struct rc_state *st, char **err)
     if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
         rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
         return -1;
-    qsort(st->slots, st->nslots, sizeof *st->slots, rc_slot_cmp);
+    if (st->nslots > 1)
+        qsort(st->slots, st->nslots, sizeof *st->slots, rc_slot_cmp);
     rc_attach_events(st);
     rc_decide(st);
 

@@ -521,6 +521,11 @@ res_node(struct res_parse *rp, yaml_event_t *ev, int depth, json_t **out)
             yaml_event_delete(&kev);
             goto out;
         }
+        if (memchr(key, '\0', klen) != NULL) {
+            res_fail(rp, &kev.start_mark, "a key with a NUL character");
+            yaml_event_delete(&kev);
+            goto out;
+        }
         if (json_object_getn(node, key, klen) != NULL) {
             res_fail(rp, &kev.start_mark, "duplicate key \"%.*s\"", (int)(klen > 60 ? 60 : klen), key);
             yaml_event_delete(&kev);
