@@ -282,7 +282,8 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
         } else {
             status = 202;
             if (git) {
-                log_info("push queued", "workspace", wsname, "ref", push.ref, "after", push.after,
+                log_info("push queued", "workspace", wsname, "host", hooks_host_name(push.host),
+                         "repository", push.repository, "ref", push.ref, "after", push.after,
                          "delivery", delivery ? delivery : "");
                 queue_add_git(s->queue, wsname, push.after, delivery, now_wall());
             } else {

@@ -9,6 +9,11 @@ SSHD=/usr/sbin/sshd
 command -v git-shell >/dev/null 2>&1 || skip_all "git-shell not found"
 [ "$(id -u)" = 0 ] || skip_all "sshd needs root here"
 plan 7
+# Leaks inside libgit2's SSH transport are suppressed by name (see
+# tests/lsan-ssh.supp): unwind fully so the names are on the stacks.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+LSAN_OPTIONS="suppressions=$top_srcdir/tests/lsan-ssh.supp:print_suppressions=0"
+export ASAN_OPTIONS LSAN_OPTIONS
 
 PORT=$(free_port)
 mkdir -p /run/sshd "$T/ssh"
