@@ -70,12 +70,19 @@ clone_push "while the platform is flaky"
 flaky_there() { curl -s -H "Authorization: Bearer $PTOKEN" "$PURL/api/v1/models?slug=flaky" | grep -q '"slug": "flaky"'; }
 if wait_for 30 flaky_there; then pass "with 30% of platform requests failing, a push converges"; else fail "with 30% of platform requests failing, a push converges" "$(tail -n 20 "$T/gitsyncd.log")"; fi
 
-# The Git remote away for a while: changes wait, then arrive.
+# The Git remote away for a while (the platform healthy again): changes
+# wait, then arrive.
+kill "$PPID_"; wait "$PPID_" 2>/dev/null
+spawn "$T/platform-again.log" "$DEMO_PLATFORM" --listen "127.0.0.1:$PPORT" --token "$PTOKEN" \
+    --webhook-secret "$PSECRET" --data "$T/platform.json" \
+    --webhook-url "http://127.0.0.1:$GPORT/hooks/w/platform"
+PPID_=$!
+wait_port "$PPORT" || bail "the platform did not restart"
 mv "$T/remote.git" "$T/remote.away"
 plat_post models '{"slug":"while-away","name":"W","sourceId":1,"queryType":"raw_sql"}' >/dev/null
 away() { grep -q 'sync failed.*fetch failed' "$T/gitsyncd.log"; }
 if wait_for 15 away; then pass "an unreachable remote is reported as a failed sync"; else fail "an unreachable remote is reported as a failed sync" "$(tail -n 5 "$T/gitsyncd.log")"; fi
 mv "$T/remote.away" "$T/remote.git"
 back() { git --git-dir="$T/remote.git" cat-file -e main:models/while-away.yaml 2>/dev/null; }
-if wait_for 20 back; then pass "once it is back, the change arrives"; else fail "once it is back, the change arrives"; fi
+if wait_for 60 back; then pass "once it is back, the change arrives"; else fail "once it is back, the change arrives"; fi
 done_testing
