@@ -866,6 +866,57 @@ gitstore_commit_many(struct gitstore *gs, const git_oid *parent,
     return rc;
 }
 
+/* The path of a local (file://) remote, or NULL for a network one. */
+static char *
+gitstore_local_path(const char *url)
+{
+    if (strncmp(url, "file://", 7) == 0)
+        return xstrdup(url + 7);
+    if (url[0] == '/')
+        return xstrdup(url);
+    return NULL;
+}
+
+/*
+ * Move ref in a local remote from expected to commit under the ref's lock
+ * (compare-and-swap), as receive-pack would.  libgit2's local transport
+ * writes the ref without checking that it still holds what was fetched,
+ * so a push racing another could overwrite it; this cannot.
+ */
+static enum gitstore_result
+gitstore_local_cas(struct gitstore *gs, const char *path, const char *ref,
+                   const git_oid *commit, const git_oid *expected, char **err)
+{
+    git_repository *remote = NULL;
+    git_reference *r = NULL;
+    enum gitstore_result res = GITSTORE_OK;
+    int rc;
+
+    if (git_repository_open_bare(&remote, path) != 0) {
+        set_error(err, "push to %s: %s", gs->safe_url, gitstore_giterr());
+        return GITSTORE_NETWORK;
+    }
+    if (expected == NULL)
+        rc = git_reference_create(&r, remote, ref, commit, 1, "gitsyncd: push (forced)");
+    else if (git_oid_is_zero(expected))
+        rc = git_reference_create(&r, remote, ref, commit, 0, "gitsyncd: push");
+    else
+        rc = git_reference_create_matching(&r, remote, ref, commit, 1, expected, "gitsyncd: push");
+    if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {
+        set_error(err, "push to %s %s: the remote moved since it was fetched", gs->safe_url, ref);
+        res = GITSTORE_NONFASTFORWARD;
+    } else if (rc == GIT_ELOCKED) {
+        set_error(err, "push to %s %s: the ref is locked by another push", gs->safe_url, ref);
+        res = GITSTORE_NONFASTFORWARD;
+    } else if (rc != 0) {
+        set_error(err, "push to %s %s: %s", gs->safe_url, ref, gitstore_giterr());
+        res = GITSTORE_ERROR;
+    }
+    git_reference_free(r);
+    git_repository_free(remote);
+    return res;
+}
+
 enum gitstore_result
 gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
               const git_oid *expected, char **err)
@@ -875,23 +926,31 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     git_reference *lr = NULL;
     enum gitstore_result r;
     const char *dst = ref != NULL ? ref : gs->branch_ref;
-    char *spec;
+    char *spec, *local, *staging = NULL;
     char *specs[1];
     git_strarray arr = { specs, 1 };
     int rc;
 
-    (void)expected;
     if (git_reference_create(&lr, gs->repo, GITSTORE_PUSH_REF, commit, 1, "gitsyncd: push") != 0) {
         gitstore_fail(err, "cannot prepare the push");
         return GITSTORE_ERROR;
     }
     git_reference_free(lr);
-    /* Without "+", the server and libgit2 refuse anything but a fast-forward
-     * of what the remote holds: the compare-and-swap of the branch. */
-    spec = xasprintf("%s%s:%s", expected == NULL ? "+" : "", GITSTORE_PUSH_REF, dst);
+    local = gitstore_local_path(gs->url);
+    if (local != NULL) {
+        /* Local remote: send the objects to a ref of our own, then swap. */
+        staging = xasprintf("refs/gitsyncd/incoming/%ld-%p", (long)getpid(), (void *)gs);
+        spec = xasprintf("+%s:%s", GITSTORE_PUSH_REF, staging);
+    } else {
+        /* Without "+", the server and libgit2 refuse anything but a
+         * fast-forward of what the remote holds. */
+        spec = xasprintf("%s%s:%s", expected == NULL ? "+" : "", GITSTORE_PUSH_REF, dst);
+    }
     specs[0] = spec;
     if (git_remote_lookup(&remote, gs->repo, "origin") != 0) {
         free(spec);
+        free(local);
+        free(staging);
         gitstore_fail(err, "the mirror has no remote origin");
         return GITSTORE_ERROR;
     }
@@ -914,7 +973,25 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
             r = gitstore_classify(gs, rc);
             set_error(err, "push to %s %s: %s", gs->safe_url, dst, gitstore_giterr());
         }
+        free(local);
+        free(staging);
         return r;
+    }
+    if (local != NULL) {
+        r = gitstore_local_cas(gs, local, dst, commit, expected, err);
+        /* The staging ref has done its job either way. */
+        {
+            git_repository *rr = NULL;
+
+            if (git_repository_open_bare(&rr, local) == 0) {
+                git_reference_remove(rr, staging);
+                git_repository_free(rr);
+            }
+        }
+        free(local);
+        free(staging);
+        if (r != GITSTORE_OK)
+            return r;
     }
     if (ref == NULL || strcmp(ref, gs->branch_ref) == 0) {
         if (git_reference_create(&lr, gs->repo, gs->tracking_ref, commit, 1,

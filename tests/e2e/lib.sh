@@ -100,15 +100,15 @@ wait_port() {
     return 1
 }
 
-# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
+# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds, for at
+# most SECONDS of wall-clock time.
 wait_for() {
-    _secs=$1; shift
-    _i=0
-    while [ $_i -lt $((_secs * 10)) ]; do
+    _end=$(( $(date +%s) + $1 )); shift
+    while :; do
         if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1; _i=$((_i + 1))
+        [ "$(date +%s)" -ge "$_end" ] && return 1
+        sleep 0.1
     done
-    return 1
 }
 
 # done_testing: exit non-zero when a test failed.
