@@ -722,15 +722,7 @@ config_conflict_name(enum conflict_policy policy)
 static char *
 config_url_redacted(const char *url)
 {
-    const char *scheme = strstr(url, "://"), *at, *slash;
-
-    if (scheme == NULL)
-        return xstrdup(url);
-    at = strchr(scheme + 3, '@');
-    slash = strchr(scheme + 3, '/');
-    if (at == NULL || (slash != NULL && slash < at))
-        return xstrdup(url);
-    return xasprintf("%.*s<redacted>@%s", (int)(scheme + 3 - url), url, at + 1);
+    return url_without_credentials(url, "<redacted>");
 }
 
 static const char *

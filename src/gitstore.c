@@ -39,21 +39,6 @@ struct gitstore {
     double deadline;     /* monotonic time after which transfers abort */
 };
 
-/* url without any user:password@ part. */
-static char *
-gitstore_safe_url(const char *url)
-{
-    const char *scheme = strstr(url, "://"), *at, *slash;
-
-    if (scheme == NULL)
-        return xstrdup(url);
-    at = strchr(scheme + 3, '@');
-    slash = strchr(scheme + 3, '/');
-    if (at == NULL || (slash != NULL && slash < at))
-        return xstrdup(url);
-    return xasprintf("%.*s%s", (int)(scheme + 3 - url), url, at + 1);
-}
-
 /* libgit2's last error message, or a fallback. */
 static const char *
 gitstore_giterr(void)
@@ -138,7 +123,7 @@ gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
     gs->git = opts->git;
     gs->path = xasprintf("%s/%s.git", opts->state_dir, opts->workspace);
     gs->url = xstrdup(opts->git->url);
-    gs->safe_url = gitstore_safe_url(opts->git->url);
+    gs->safe_url = url_without_credentials(opts->git->url, NULL);
     gs->branch_ref = xasprintf("refs/heads/%s", opts->git->branch);
     gs->tracking_ref = xasprintf("refs/remotes/origin/%s", opts->git->branch);
     gs->subpath = xstrdup(opts->git->path != NULL ? opts->git->path : "");

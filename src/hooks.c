@@ -89,14 +89,7 @@ hook_push_free(struct hook_push *push)
 void
 hook_resource_free(struct job_resource *r)
 {
-    free(r->kind);
-    free(r->id);
-    free(r->slug);
-    free(r->action);
-    free(r->event_id);
-    free(r->actor_name);
-    free(r->actor_email);
-    memset(r, 0, sizeof *r);
+    job_resource_free(r);
 }
 
 /* Decode hex into out (at most max bytes); -1 if it is not hex. */

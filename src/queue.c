@@ -41,31 +41,6 @@ struct queue {
     bool stopping;
 };
 
-void
-job_free(struct job *job)
-{
-    size_t i;
-
-    if (job == NULL)
-        return;
-    for (i = 0; i < job->ndirty; i++) {
-        struct job_resource *r = &job->dirty[i];
-
-        free(r->kind);
-        free(r->id);
-        free(r->slug);
-        free(r->action);
-        free(r->event_id);
-        free(r->actor_name);
-        free(r->actor_email);
-    }
-    free(job->dirty);
-    free(job->workspace);
-    free(job->git_after);
-    free(job->git_delivery);
-    free(job);
-}
-
 /* Drop a reference to a configuration; lock held. */
 static void
 do_queue_conf_put(struct queue *q, struct queue_conf *c)
@@ -93,6 +68,19 @@ do_queue_slot(struct queue *q, const char *workspace)
     return s;
 }
 
+/* Put a slot with a pending job on the ready list and wake a worker; lock held. */
+static void
+do_queue_ready(struct queue *q, struct queue_ws *s)
+{
+    if (q->nready == q->capready) {
+        q->capready = q->capready ? q->capready * 2 : 16;
+        q->ready = xreallocarray(q->ready, q->capready, sizeof *q->ready);
+    }
+    q->ready[q->nready++] = s;
+    s->ready = true;
+    pthread_cond_signal(&q->cond);
+}
+
 /* The pending job of a slot, made if there is none; lock held. */
 static struct job *
 do_queue_job(struct queue *q, struct queue_ws *s)
@@ -103,15 +91,8 @@ do_queue_job(struct queue *q, struct queue_ws *s)
         s->pending->first_event_at = now_wall();
         q->npending++;
     }
-    if (!s->running && !s->ready) {
-        if (q->nready == q->capready) {
-            q->capready = q->capready ? q->capready * 2 : 16;
-            q->ready = xreallocarray(q->ready, q->capready, sizeof *q->ready);
-        }
-        q->ready[q->nready++] = s;
-        s->ready = true;
-        pthread_cond_signal(&q->cond);
-    }
+    if (!s->running && !s->ready)
+        do_queue_ready(q, s);
     return s->pending;
 }
 
@@ -205,13 +186,7 @@ queue_add_resource(struct queue *q, const char *workspace,
             /* Keep the first arrival time: the latency users see. */
             queue_copy_resource(&j->dirty[j->ndirty], r);
             j->dirty[j->ndirty].received_at = old.received_at;
-            free(old.kind);
-            free(old.id);
-            free(old.slug);
-            free(old.action);
-            free(old.event_id);
-            free(old.actor_name);
-            free(old.actor_email);
+            job_resource_free(&old);
             j->ndirty++;
             goto out;
         }
@@ -272,15 +247,8 @@ queue_worker(void *arg)
         s->running = false;
         do_queue_conf_put(q, c);
         /* Events that came in meanwhile wait in s->pending: queue it. */
-        if (s->pending != NULL && !s->ready && !q->stopping) {
-            if (q->nready == q->capready) {
-                q->capready = q->capready ? q->capready * 2 : 16;
-                q->ready = xreallocarray(q->ready, q->capready, sizeof *q->ready);
-            }
-            q->ready[q->nready++] = s;
-            s->ready = true;
-            pthread_cond_signal(&q->cond);
-        }
+        if (s->pending != NULL && !s->ready && !q->stopping)
+            do_queue_ready(q, s);
         pthread_cond_broadcast(&q->cond);
     }
     pthread_mutex_unlock(&q->lock);

@@ -122,6 +122,22 @@ str_endswith(const char *s, const char *suffix)
     return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
 
+char *
+url_without_credentials(const char *url, const char *replacement)
+{
+    const char *scheme = strstr(url, "://"), *at, *slash;
+
+    if (scheme == NULL)
+        return xstrdup(url);
+    at = strchr(scheme + 3, '@');
+    slash = strchr(scheme + 3, '/');
+    if (at == NULL || (slash != NULL && slash < at))
+        return xstrdup(url);
+    if (replacement == NULL)
+        return xasprintf("%.*s%s", (int)(scheme + 3 - url), url, at + 1);
+    return xasprintf("%.*s%s@%s", (int)(scheme + 3 - url), url, replacement, at + 1);
+}
+
 size_t
 str_distance(const char *a, const char *b)
 {

@@ -47,5 +47,7 @@ typedef int (*job_fn)(const struct config *cfg,
                       const struct job *job, void *arg);
 
 void job_free(struct job *job);
+/* Free the strings of one resource event (not r itself). */
+void job_resource_free(struct job_resource *r);
 
 #endif

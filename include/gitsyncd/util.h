@@ -29,6 +29,12 @@ int set_error(char **err, const char *fmt, ...) GS_PRINTF(2, 3);
 /* True if s ends with suffix. */
 bool str_endswith(const char *s, const char *suffix);
 
+/*
+ * url with its user:password@ part removed (replacement NULL) or replaced
+ * by replacement + "@"; a new string.
+ */
+char *url_without_credentials(const char *url, const char *replacement);
+
 /* Levenshtein distance between a and b (for "did you mean" hints). */
 size_t str_distance(const char *a, const char *b);
 
