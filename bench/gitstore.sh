@@ -1,0 +1,71 @@
+#!/bin/bash
+# Git store: on a repository of 10,000 resources, build 1,000 single-file
+# commits and push them, and commit + push one change, with gitstore and,
+# in the same run, with git CLI plumbing doing the same commits
+# (hash-object, update-index --index-info, write-tree, commit-tree, push).
+set -eu
+. "$(dirname "$0")/lib.sh"
+N=${BENCH_COMMITS:-1000}
+R=${BENCH_RESOURCES:-10000}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+TOOL=$top_builddir/tests/gitstore-tool
+make -C "$top_builddir" -s tests/gitstore-tool >/dev/null
+
+git init -q --bare -b main "$T/remote.git"
+export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
+"$TOOL" import "$R" >/dev/null 2>&1
+burst=$(GS_TAG=burst "$TOOL" bench "$N" 2>/dev/null | tail -n 1)
+one=$(GS_TAG=one "$TOOL" bench 1 2>/dev/null | tail -n 1)
+echo "gitstore burst: $burst"
+echo "gitstore one:   $one"
+
+# The git CLI, same repository, same kind of change.
+git clone -q --bare "$T/remote.git" "$T/cli.git"
+export GIT_DIR="$T/cli.git" GIT_INDEX_FILE="$T/cli.index"
+export GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@x GIT_COMMITTER_NAME=c GIT_COMMITTER_EMAIL=c@x
+git read-tree main
+cli_commits() { # cli_commits N TAG: N single-file commits on main, then push; prints seconds
+    python3 - "$1" "$2" <<'PY'
+import subprocess, sys, time
+n, tag = int(sys.argv[1]), sys.argv[2]
+head = subprocess.run(["git", "rev-parse", "main"], capture_output=True, text=True).stdout.strip()
+t0 = time.monotonic()
+for i in range(n):
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], input="slug: r%d\nname: %s %d\n" % (i, tag, i),
+                          capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "update-index", "--index-info"], input="100644 %s\tmodels/r%d.yaml\n" % (blob, i),
+                   text=True, check=True)
+    tree = subprocess.run(["git", "write-tree"], capture_output=True, text=True, check=True).stdout.strip()
+    head = subprocess.run(["git", "commit-tree", tree, "-p", head, "-m", "model r%d: updated" % i],
+                          capture_output=True, text=True, check=True).stdout.strip()
+t1 = time.monotonic()
+subprocess.run(["git", "update-ref", "refs/heads/main", head], check=True)
+subprocess.run(["git", "push", "-q", "origin", "main"], check=True)
+t2 = time.monotonic()
+print("commits %d seconds %.6f push_seconds %.6f" % (n, t1 - t0, t2 - t1))
+PY
+}
+git remote add origin "$T/remote.git" 2>/dev/null || true
+git fetch -q origin main:main 2>/dev/null || true
+git read-tree main
+cburst=$(cli_commits "$N" cliburst)
+cone=$(cli_commits 1 clione)
+echo "git CLI burst:  $cburst"
+echo "git CLI one:    $cone"
+python3 - "$burst" "$one" "$cburst" "$cone" "$R" > "$T/section.md" <<'PY'
+import sys
+def p(s):
+    w = s.split(); return {w[i]: float(w[i + 1]) for i in range(0, len(w) - 1, 2)}
+gb, go, cb, co, r = p(sys.argv[1]), p(sys.argv[2]), p(sys.argv[3]), p(sys.argv[4]), int(sys.argv[5])
+print("## Git store: commits on a repository of %d resources\n" % r)
+print("| | commits/s (burst of %d) | push of the burst, ms | one commit + push, ms |" % gb["commits"])
+print("| --- | ---: | ---: | ---: |")
+for name, b, o in (("gitstore (libgit2, in memory)", gb, go), ("git CLI plumbing", cb, co)):
+    print("| %s | %.0f | %.1f | %.1f |" % (name, b["commits"] / b["seconds"], b["push_seconds"] * 1000,
+                                           (o["seconds"] + o["push_seconds"]) * 1000))
+print("\ngitstore builds commits %.0fx as fast as the CLI (target: at least 10x); one commit + push to a local remote takes %.1f ms (target: under 20 ms)."
+      % ((gb["commits"] / gb["seconds"]) / (cb["commits"] / cb["seconds"]), (go["seconds"] + go["push_seconds"]) * 1000))
+PY
+printf '\nMeasured %s by `bench/gitstore.sh` (file:// remote).\n' "$(machine_line)" >> "$T/section.md"
+results_section gitstore "$T/section.md"
+cat "$T/section.md"

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Platform client: list 10,000 models (pages of 100) and make 1,000
+# sequential updates against the demo platform, and, in the same run, the
+# same requests from one curl process over one kept-alive connection.
+set -eu
+. "$(dirname "$0")/lib.sh"
+M=${BENCH_MODELS:-10000}
+U=${BENCH_UPDATES:-1000}
+T=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$top_builddir/contrib/demo-platform/demo-platform" --listen "127.0.0.1:$PORT" --token tok --seed $((2 * M)) > "$T/p.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
+make -C "$top_builddir" -s tests/platform-tool >/dev/null
+for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+export PT_PROFILE=$top_srcdir/etc/profiles/demo.yaml PT_URL=http://127.0.0.1:$PORT/api/v1 PT_TOKEN=tok
+B=http://127.0.0.1:$PORT/api/v1
+now() { python3 -c 'import time; print(time.monotonic())'; }
+
+t0=$(now); "$top_builddir/tests/platform-tool" list model > "$T/list" 2> "$T/list.err"; t1=$(now)
+urls=$(python3 -c "import sys; print(' '.join('$B/models?limit=100&offset=%d' % o for o in range(0, $M, 100)))")
+t2=$(now); curl -s -H 'Authorization: Bearer tok' $urls > /dev/null; t3=$(now)
+t4=$(now); "$top_builddir/tests/platform-tool" updates model users-1 "$U" 2> "$T/upd.err"; t5=$(now)
+id=$(curl -s -H 'Authorization: Bearer tok' "$B/models?slug=users-1" | python3 -c 'import sys,json; print(json.load(sys.stdin)["data"][0]["id"])')
+purls=$(python3 -c "print(' '.join(['$B/models/$id'] * $U))")
+t6=$(now); curl -s -X PATCH -H 'Authorization: Bearer tok' -H 'Content-Type: application/json' -d '{"name":"curl"}' $purls > /dev/null; t7=$(now)
+python3 - "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" "$t6" "$t7" "$(wc -l < "$T/list")" "$(tail -n 1 "$T/list.err")" "$(tail -n 1 "$T/upd.err")" "$U" > "$T/section.md" <<'PY'
+import sys
+t = [float(x) for x in sys.argv[1:9]]
+n, lst, upd, u = int(sys.argv[9]), sys.argv[10].split(), sys.argv[11].split(), int(sys.argv[12])
+ls, lc, us, uc = t[1] - t[0], t[3] - t[2], t[5] - t[4], t[7] - t[6]
+print("## Platform client against the demo platform\n")
+print("| | gitsyncd's client | one curl, one connection | ratio |")
+print("| --- | ---: | ---: | ---: |")
+print("| list %d models, pages of 100 (s) | %.3f | %.3f | %.2fx |" % (n, ls, lc, ls / lc))
+print("| %d sequential updates (s) | %.3f | %.3f | %.2fx |" % (u, us, uc, us / uc))
+print("\nThe client made %s requests over %s connection(s) for the listing and %s requests over %s connection(s) for the updates (target: no slower than 1.2x curl, connections much fewer than requests). The client's time includes its process start and profile load."
+      % (lst[1], lst[5], upd[1], upd[5]))
+PY
+printf '\nMeasured %s by `bench/platform.sh`.\n' "$(machine_line)" >> "$T/section.md"
+results_section platform "$T/section.md"
+cat "$T/section.md"
