@@ -406,12 +406,13 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
             }
             break;
         case PAGING_LINK:
-            if (n == 0)
+            /* The next page's URL came from the last answer's Link header. */
+            if (n == 0) {
                 url = xasprintf("%s?%s=1&%s=%d", base, k->page_param, k->limit_param, k->page_size);
-            else
+            } else {
                 url = cursor;
-            if (n > 0)
                 cursor = NULL;
+            }
             break;
         }
         res = platform_request(pl, "GET", url, NULL, NULL, what, &r, err);
@@ -448,7 +449,6 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
             more = cursor != NULL && cursor[0] != '\0';
             break;
         case PAGING_LINK:
-            url = NULL;
             if (r.link_next != NULL) {
                 cursor = strstr(r.link_next, "://") != NULL
                              ? xstrdup(r.link_next)
@@ -465,8 +465,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     all = NULL;
 out:
     json_decref(all);
-    if (k->paging != PAGING_LINK || n == 0)
-        free(url);
+    free(url);
     free(cursor);
     free(base);
     free(what);
