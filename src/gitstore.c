@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -19,6 +20,7 @@
 #define GITSTORE_BASE_REF "refs/gitsyncd/base"
 #define GITSTORE_PUSH_REF "refs/gitsyncd/push"
 #define GITSTORE_MAX_AUTH_TRIES 1
+#define GITSTORE_STALE_LOCK 5
 
 struct gitstore {
     git_repository *repo;
@@ -863,6 +865,29 @@ gitstore_local_path(const char *url)
 }
 
 /*
+ * A ref update holds its lock for microseconds; a lock file older than
+ * GITSTORE_STALE_LOCK seconds was left by a process killed while holding
+ * it (gitsyncd under kill -9, or git itself).  Remove it, say so, and
+ * return true; false when the lock is fresh or gone.
+ */
+static bool
+gitstore_stale_lock(const char *repo, const char *ref)
+{
+    struct stat st;
+    char *lock = xasprintf("%s/%s.lock", repo, ref);
+    bool stale = stat(lock, &st) == 0 && time(NULL) - st.st_mtime > GITSTORE_STALE_LOCK;
+
+    if (stale) {
+        if (unlink(lock) == 0)
+            log_warn("removed a stale lock left by a push that was killed", "file", lock);
+        else
+            stale = false;
+    }
+    free(lock);
+    return stale;
+}
+
+/*
  * Move ref in a local remote from expected to commit under the ref's lock
  * (compare-and-swap), as receive-pack would.  libgit2's local transport
  * writes the ref without checking that it still holds what was fetched,
@@ -875,18 +900,22 @@ gitstore_local_cas(struct gitstore *gs, const char *path, const char *ref,
     git_repository *remote = NULL;
     git_reference *r = NULL;
     enum gitstore_result res = GITSTORE_OK;
-    int rc;
+    int rc = 0, attempt;
 
     if (git_repository_open_bare(&remote, path) != 0) {
         set_error(err, "push to %s: %s", gs->safe_url, gitstore_giterr());
         return GITSTORE_NETWORK;
     }
-    if (expected == NULL)
-        rc = git_reference_create(&r, remote, ref, commit, 1, "gitsyncd: push (forced)");
-    else if (git_oid_is_zero(expected))
-        rc = git_reference_create(&r, remote, ref, commit, 0, "gitsyncd: push");
-    else
-        rc = git_reference_create_matching(&r, remote, ref, commit, 1, expected, "gitsyncd: push");
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (expected == NULL)
+            rc = git_reference_create(&r, remote, ref, commit, 1, "gitsyncd: push (forced)");
+        else if (git_oid_is_zero(expected))
+            rc = git_reference_create(&r, remote, ref, commit, 0, "gitsyncd: push");
+        else
+            rc = git_reference_create_matching(&r, remote, ref, commit, 1, expected, "gitsyncd: push");
+        if (rc != GIT_ELOCKED || !gitstore_stale_lock(path, ref))
+            break;
+    }
     if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {
         set_error(err, "push to %s %s: the remote moved since it was fetched", gs->safe_url, ref);
         res = GITSTORE_NONFASTFORWARD;

@@ -4,7 +4,7 @@
 # empty and an unreachable remote.  The git CLI checks what was written.
 . "$top_srcdir/tests/e2e/lib.sh"
 TOOL=$top_builddir/tests/gitstore-tool
-plan 16
+plan 19
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
@@ -62,6 +62,16 @@ like "both histories are intact" "$(rlog %s | head -n 3 | tr '\n' '|')" "model r
 # A force-pushed remote: the old head is no longer an ancestor.
 git -C "$T/clone" reset -q --hard "$(git -C "$T/clone" rev-list --max-parents=0 HEAD)" && git -C "$T/clone" push -q -f origin main
 is "after a force-push the tree is read from the new head" "$("$TOOL" tree 2>/dev/null | tr '\n' ' ')" "models/r0 models/r1 models/r2 "
+
+# A lock left by a push that was killed (kill -9) does not block forever:
+# a fresh one is a retryable non-fast-forward, a stale one is removed.
+touch "$T/remote.git/refs/heads/main.lock"
+GS_TAG=locked "$TOOL" commit-push 1 >/dev/null 2>&1; rc=$?
+is "a fresh ref lock in the remote is a non-fast-forward (retry later)" "$rc" 10
+touch -d '1 minute ago' "$T/remote.git/refs/heads/main.lock"
+GS_TAG=stale "$TOOL" commit-push 1 >/dev/null 2>"$T/stale.err"; rc=$?
+is "a stale ref lock is removed and the push succeeds" "$rc:$(test -e "$T/remote.git/refs/heads/main.lock" && echo left)" "0:"
+like "with a warning naming the lock file" "$(cat "$T/stale.err")" 'removed a stale lock.*main.lock'
 
 out=$(GS_URL="file://$T/nowhere.git" "$TOOL" fetch 2>/dev/null); rc=$?
 like "an unreachable remote is a network error naming the URL" "$rc: $out" "^13: network: fetch from file://$T/nowhere.git"
