@@ -14,10 +14,12 @@ make -C "$top_builddir" -s tests/gitstore-tool >/dev/null
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 "$TOOL" import "$R" >/dev/null 2>&1
-burst=$(GS_TAG=burst "$TOOL" bench "$N" 2>/dev/null | tail -n 1)
 one=$(GS_TAG=one "$TOOL" bench 1 2>/dev/null | tail -n 1)
+burst=$(GS_TAG=burst "$TOOL" bench "$N" 2>/dev/null | tail -n 1)
+after=$(GS_TAG=after "$TOOL" bench 1 2>/dev/null | tail -n 1)
 echo "gitstore burst: $burst"
 echo "gitstore one:   $one"
+echo "gitstore after: $after"
 
 # The git CLI, same repository, same kind of change.
 git clone -q --bare "$T/remote.git" "$T/cli.git"
@@ -48,22 +50,23 @@ PY
 git remote add origin "$T/remote.git" 2>/dev/null || true
 git fetch -q origin main:main 2>/dev/null || true
 git read-tree main
-cburst=$(cli_commits "$N" cliburst)
 cone=$(cli_commits 1 clione)
+cburst=$(cli_commits "$N" cliburst)
 echo "git CLI burst:  $cburst"
 echo "git CLI one:    $cone"
-python3 - "$burst" "$one" "$cburst" "$cone" "$R" > "$T/section.md" <<'PY'
+python3 - "$burst" "$one" "$cburst" "$cone" "$R" "$after" > "$T/section.md" <<'PY'
 import sys
 def p(s):
     w = s.split(); return {w[i]: float(w[i + 1]) for i in range(0, len(w) - 1, 2)}
-gb, go, cb, co, r = p(sys.argv[1]), p(sys.argv[2]), p(sys.argv[3]), p(sys.argv[4]), int(sys.argv[5])
+gb, go, cb, co, r, ga = p(sys.argv[1]), p(sys.argv[2]), p(sys.argv[3]), p(sys.argv[4]), int(sys.argv[5]), p(sys.argv[6])
 print("## Git store: commits on a repository of %d resources\n" % r)
 print("| | commits/s (burst of %d) | push of the burst, ms | one commit + push, ms |" % gb["commits"])
 print("| --- | ---: | ---: | ---: |")
 for name, b, o in (("gitstore (libgit2, in memory)", gb, go), ("git CLI plumbing", cb, co)):
     print("| %s | %.0f | %.1f | %.1f |" % (name, b["commits"] / b["seconds"], b["push_seconds"] * 1000,
                                            (o["seconds"] + o["push_seconds"]) * 1000))
-print("\ngitstore builds commits %.0fx as fast as the CLI (target: at least 10x); one commit + push to a local remote takes %.1f ms (target: under 20 ms)."
+print("\nOne commit + push measured on the freshly imported repository; right after the burst (1,000 new loose commits and trees in the mirror) gitstore's takes %.1f ms." % ((ga["seconds"] + ga["push_seconds"]) * 1000))
+print("\ngitstore builds commits %.1fx as fast as the CLI (target: at least 10x: missed; each commit rewrites and deflates the 10,000-entry folder tree); one commit + push to a local remote takes %.1f ms (target: under 20 ms)."
       % ((gb["commits"] / gb["seconds"]) / (cb["commits"] / cb["seconds"]), (go["seconds"] + go["push_seconds"]) * 1000))
 PY
 printf '\nMeasured %s by `bench/gitstore.sh` (file:// remote).\n' "$(machine_line)" >> "$T/section.md"

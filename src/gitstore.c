@@ -701,7 +701,7 @@ gitstore_signature(git_signature **sig, const char *name, const char *email,
 /* Make one commit of tree on parent (may be NULL); *out gets it. */
 static int
 gitstore_make_commit(struct gitstore *gs, const git_oid *parent,
-                     const git_oid *tree_oid, const char *an, const char *ae,
+                     const git_tree *tree, const char *an, const char *ae,
                      time_t when, const char *message, git_oid *out,
                      char **err)
 {
@@ -709,17 +709,12 @@ gitstore_make_commit(struct gitstore *gs, const git_oid *parent,
         gs->git->committer.name != NULL ? &gs->git->committer : &gs->git->author;
     git_signature *author = NULL, *comm = NULL;
     git_commit *pc = NULL;
-    git_tree *tree = NULL;
     const git_commit *parents[1];
     int rc = -1;
 
     if (gitstore_signature(&author, an, ae, &gs->git->author, when) != 0 ||
         gitstore_signature(&comm, NULL, NULL, committer, 0) != 0) {
         gitstore_fail(err, "bad identity");
-        goto out;
-    }
-    if (git_tree_lookup(&tree, gs->repo, tree_oid) != 0) {
-        gitstore_fail(err, "cannot read a tree");
         goto out;
     }
     if (parent != NULL && !git_oid_is_zero(parent)) {
@@ -739,7 +734,6 @@ out:
     git_signature_free(author);
     git_signature_free(comm);
     git_commit_free(pc);
-    git_tree_free(tree);
     return rc;
 }
 
@@ -778,41 +772,49 @@ gitstore_commit_chain(struct gitstore *gs, const git_oid *parent,
                       const struct gitstore_change *changes, size_t n,
                       git_oid *head, char **err)
 {
-    git_tree *tree = NULL;
+    git_tree *tree = NULL, *next = NULL;
     git_tree_update u;
     git_oid cur, tree_oid;
     bool have = parent != NULL && !git_oid_is_zero(parent);
     char *path;
     size_t i;
+    int rc = -1;
 
     memset(&cur, 0, sizeof cur);
     if (have)
         git_oid_cpy(&cur, parent);
+    /* The tree of each commit is the base of the next: read it once. */
+    if (gitstore_commit_tree(gs, have ? &cur : NULL, &tree, err) != 0)
+        return -1;
     for (i = 0; i < n; i++) {
-        if (gitstore_commit_tree(gs, have ? &cur : NULL, &tree, err) != 0)
-            return -1;
         memset(&u, 0, sizeof u);
         if (!gitstore_change_update(gs, tree, &changes[i], &u, &path)) {
             /* Nothing to change: no empty commit. */
             free(path);
-            git_tree_free(tree);
             continue;
         }
         if (gitstore_update_tree(gs, tree, &u, 1, &tree_oid, err) != 0 ||
-            gitstore_make_commit(gs, have ? &cur : NULL, &tree_oid,
+            git_tree_lookup(&next, gs->repo, &tree_oid) != 0 ||
+            gitstore_make_commit(gs, have ? &cur : NULL, next,
                                  changes[i].author_name, changes[i].author_email,
                                  changes[i].when, changes[i].message, &cur, err) != 0) {
+            if (next == NULL && *err == NULL)
+                gitstore_fail(err, "cannot read a tree");
             free(path);
-            git_tree_free(tree);
-            return -1;
+            goto out;
         }
         have = true;
         free(path);
         git_tree_free(tree);
-        tree = NULL;
+        tree = next;
+        next = NULL;
     }
     git_oid_cpy(head, &cur);
-    return 0;
+    rc = 0;
+out:
+    git_tree_free(next);
+    git_tree_free(tree);
+    return rc;
 }
 
 static int
@@ -842,9 +844,15 @@ gitstore_commit_many(struct gitstore *gs, const git_oid *parent,
             nu++;
     }
     qsort(u, nu, sizeof *u, gitstore_update_cmp);
-    if (gitstore_update_tree(gs, tree, u, nu, &tree_oid, err) == 0 &&
-        gitstore_make_commit(gs, parent, &tree_oid, NULL, NULL, 0, message, head, err) == 0)
-        rc = 0;
+    if (gitstore_update_tree(gs, tree, u, nu, &tree_oid, err) == 0) {
+        git_tree *made = NULL;
+
+        if (git_tree_lookup(&made, gs->repo, &tree_oid) != 0)
+            gitstore_fail(err, "cannot read a tree");
+        else if (gitstore_make_commit(gs, parent, made, NULL, NULL, 0, message, head, err) == 0)
+            rc = 0;
+        git_tree_free(made);
+    }
     for (i = 0; i < n; i++)
         free(paths[i]);
     free(paths);
