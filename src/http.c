@@ -2,6 +2,8 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,8 +407,10 @@ http_limits(struct evhttp *h, const struct config *cfg)
 static int
 http_bind(struct evhttp *h, const char *addr, char **err)
 {
+    struct evhttp_bound_socket *bound;
     char *host = xstrdup(addr), *colon = strrchr(host, ':');
     long port;
+    int one = 1;
 
     if (colon == NULL) {
         free(host);
@@ -418,11 +422,18 @@ http_bind(struct evhttp *h, const char *addr, char **err)
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
-    if (port < 0 || port > 65535 || evhttp_bind_socket(h, host, (ev_uint16_t)port) != 0) {
+    bound = port >= 0 && port <= 65535
+                ? evhttp_bind_socket_with_handle(h, host, (ev_uint16_t)port)
+                : NULL;
+    if (bound == NULL) {
         set_error(err, "cannot listen on %s: %s", addr, strerror(errno));
         free(host);
         return -1;
     }
+    /* evhttp writes headers and body apart: without TCP_NODELAY a larger
+     * answer (/metrics, /status) waits for the client's delayed ACK.
+     * Linux passes the option on to accepted sockets. */
+    setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     free(host);
     return 0;
 }
