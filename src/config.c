@@ -611,8 +611,8 @@ config_defaults(struct config *cfg)
     cfg->state_dir = xstrdup("/var/lib/gitsyncd");
     cfg->max_body = 1024 * 1024;
     cfg->request_timeout_ms = 30000;
-    cfg->rate_limit = 50;
-    cfg->rate_burst = 100;
+    cfg->rate_limit = 500;
+    cfg->rate_burst = 1000;
     cfg->dedup_size = 10000;
     cfg->dedup_ttl_ms = 3600000;
     cfg->max_dirty = 1000;

@@ -93,8 +93,8 @@ struct config {
     char *profiles_dir;   /* extra directory searched for profiles */
     unsigned long long max_body;      /* default 1 MiB */
     long long request_timeout_ms;     /* HTTP request timeout, default 30 s */
-    double rate_limit;    /* requests/s per client address; 0 = off (default 50) */
-    int rate_burst;       /* default 100 */
+    double rate_limit;    /* requests/s per client address; 0 = off (default 500) */
+    int rate_burst;       /* default 1000 */
     size_t dedup_size;    /* delivery ids remembered, default 10000 */
     long long dedup_ttl_ms; /* default 1 h */
     size_t max_dirty;     /* dirty resources before a job becomes full, 1000 */
