@@ -166,6 +166,11 @@ test_out_of_range(void **state)
                  "t.yaml:1:10: workers: 0 is out of range (1 to 256)");
     expect_error("max_body: 10\n" WS_HEAD,
                  "t.yaml:1:11: max_body: 10 is out of range (1KiB to 1GiB)");
+    /* Found by tests/fuzz (fuzz_config): beyond long long was undefined. */
+    expect_error("max_dirty: 99111111111111111111111111111111111111117\n" WS_HEAD,
+                 "t.yaml:1:12: max_dirty: 99111111111111111111111111111111111111117 is out of range");
+    expect_error("max_dirty: inf\n" WS_HEAD,
+                 "t.yaml:1:12: max_dirty: expected a number, got \"inf\"");
     expect_error("max_body: lots\n" WS_HEAD,
                  "t.yaml:1:11: max_body: \"lots\" is not a size (e.g. 512KiB, 1MiB)");
     expect_error(WS_HEAD "    sync: {interval: soon}\n",
