@@ -109,12 +109,56 @@ fail:
     return -1;
 }
 
+/*
+ * Write remote.origin.url and remote.origin.fetch when they differ from
+ * what the configuration says.  Plain get/set only: libgit2 1.5 leaks
+ * PCRE2 match data on every regular expression that does not match, and
+ * git_remote_lookup runs several (insteadOf, pushurl) on each call.
+ */
+static int
+gitstore_record_origin(struct gitstore *gs, const char *spec)
+{
+    git_config *cfg = NULL;
+    git_buf cur = GIT_BUF_INIT;
+    int rc = 0;
+
+    if (git_repository_config(&cfg, gs->repo) != 0)
+        return -1;
+    if (git_config_get_string_buf(&cur, cfg, "remote.origin.url") != 0 || strcmp(cur.ptr, gs->url) != 0)
+        rc = git_config_set_string(cfg, "remote.origin.url", gs->url);
+    git_buf_dispose(&cur);
+    if (rc == 0 && (git_config_get_string_buf(&cur, cfg, "remote.origin.fetch") != 0 || strcmp(cur.ptr, spec) != 0))
+        rc = git_config_set_string(cfg, "remote.origin.fetch", spec);
+    git_buf_dispose(&cur);
+    git_config_free(cfg);
+    return rc;
+}
+
+/*
+ * An in-memory remote for the workspace's URL: no insteadOf rewriting and
+ * no configured refspecs (each operation passes its own), so no regular
+ * expression runs (see gitstore_record_origin).
+ */
+static int
+gitstore_remote(struct gitstore *gs, git_remote **out, char **err)
+{
+    git_remote_create_options o;
+
+    git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    o.repository = gs->repo;
+    o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(out, gs->url, &o) != 0) {
+        set_error(err, "cannot use the remote %s: %s", gs->safe_url, gitstore_giterr());
+        return -1;
+    }
+    return 0;
+}
+
 int
 gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
               char **err)
 {
     struct gitstore *gs;
-    git_remote *remote = NULL;
     char *spec;
     size_t i;
     int rc;
@@ -148,39 +192,17 @@ gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
         set_error(err, "cannot open the mirror %s: %s", gs->path, gitstore_giterr());
         goto fail;
     }
-    /* The remote "origin" fetches only the workspace's branch. */
+    /*
+     * Record the remote as "origin" in the mirror's configuration, for a
+     * person looking at it; fetch and push use an in-memory remote (see
+     * gitstore_remote), so this is written only when it changed.
+     */
     spec = xasprintf("+%s:%s", gs->branch_ref, gs->tracking_ref);
-    if (git_remote_lookup(&remote, gs->repo, "origin") == 0) {
-        const char *cur = git_remote_url(remote);
-
-        if (cur == NULL || strcmp(cur, gs->url) != 0)
-            git_remote_set_url(gs->repo, "origin", gs->url);
-        git_remote_free(remote);
-        remote = NULL;
-        /* The branch may have changed in the configuration. */
-        {
-            git_strarray specs = { NULL, 0 };
-            git_remote *r2 = NULL;
-            bool same = false;
-
-            if (git_remote_lookup(&r2, gs->repo, "origin") == 0 &&
-                git_remote_get_fetch_refspecs(&specs, r2) == 0)
-                same = specs.count == 1 && strcmp(specs.strings[0], spec) == 0;
-            git_strarray_dispose(&specs);
-            git_remote_free(r2);
-            if (!same) {
-                git_remote_delete(gs->repo, "origin");
-                rc = git_remote_create_with_fetchspec(&remote, gs->repo, "origin", gs->url, spec);
-                git_remote_free(remote);
-                remote = NULL;
-            }
-        }
-    } else if (git_remote_create_with_fetchspec(&remote, gs->repo, "origin", gs->url, spec) != 0) {
-        set_error(err, "cannot configure the remote %s: %s", gs->safe_url, gitstore_giterr());
+    if (gitstore_record_origin(gs, spec) != 0) {
+        set_error(err, "cannot configure the remote %s in %s: %s", gs->safe_url, gs->path, gitstore_giterr());
         free(spec);
         goto fail;
     }
-    git_remote_free(remote);
     free(spec);
     if (gs->git->ca_file != NULL &&
         git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, gs->git->ca_file, NULL) != 0) {
@@ -467,21 +489,26 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
     git_fetch_options fo;
     git_remote *remote = NULL;
     git_reference *ref = NULL;
+    git_strarray fspecs;
+    char *fspec;
     enum gitstore_result r;
     int rc;
 
     *exists = false;
     memset(head, 0, sizeof *head);
-    if (git_remote_lookup(&remote, gs->repo, "origin") != 0) {
-        gitstore_fail(err, "the mirror has no remote origin");
+    if (gitstore_remote(gs, &remote, err) != 0)
         return GITSTORE_ERROR;
-    }
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
     gitstore_callbacks(gs, &fo.callbacks);
     fo.prune = GIT_FETCH_PRUNE;
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    rc = git_remote_fetch(remote, NULL, &fo, "gitsyncd: fetch");
+    fspec = xasprintf("+%s:%s", gs->branch_ref, gs->tracking_ref);
+    fspecs.strings = &fspec;
+    fspecs.count = 1;
+    rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch");
+    free(fspec);
     git_remote_free(remote);
+    log_debug("fetch", "mirror", gs->path, "url", gs->safe_url, "result", rc == 0 ? "ok" : gitstore_giterr());
     if (rc != 0) {
         r = gitstore_classify(gs, rc);
         set_error(err, "fetch from %s: %s%s", gs->safe_url, gitstore_giterr(),
@@ -969,17 +996,18 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
         spec = xasprintf("%s%s:%s", expected == NULL ? "+" : "", GITSTORE_PUSH_REF, dst);
     }
     specs[0] = spec;
-    if (git_remote_lookup(&remote, gs->repo, "origin") != 0) {
+    if (gitstore_remote(gs, &remote, err) != 0) {
         free(spec);
         free(local);
         free(staging);
-        gitstore_fail(err, "the mirror has no remote origin");
         return GITSTORE_ERROR;
     }
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     gitstore_callbacks(gs, &po.callbacks);
     rc = git_remote_push(remote, &arr, &po);
     git_remote_free(remote);
+    log_debug("push", "mirror", gs->path, "url", gs->safe_url, "ref", dst,
+              "result", rc != 0 ? gitstore_giterr() : gs->push_status != NULL ? gs->push_status : "ok");
     free(spec);
     if (rc != 0 || gs->push_status != NULL) {
         if (gs->push_status != NULL) {

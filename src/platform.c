@@ -274,6 +274,14 @@ platform_request(struct platform *pl, const char *method, const char *url,
         pl->stats.connections += (unsigned long)conns;
         if (pl->observer != NULL)
             pl->observer(method, (int)r->code, now_mono() - t0, pl->observer_arg);
+        if (log_get_level() <= LOG_DEBUG) {
+            char code[16], took[32];
+
+            snprintf(code, sizeof code, "%ld", r->code);
+            snprintf(took, sizeof took, "%.3f", now_mono() - t0);
+            log_debug("platform request", "workspace", pl->workspace, "method", method, "what", what,
+                      "status", code, "seconds", took, "curl", rc != CURLE_OK ? curl_easy_strerror(rc) : "ok");
+        }
         if (r->too_big) {
             set_error(err, "%s %s: the answer is larger than 64 MiB", method, what);
             res = PLATFORM_ERROR;
