@@ -36,7 +36,7 @@ workspaces:
     git: {url: "file://$T/remote.git", host: github, webhook_secret: $GSECRET}
     sync: {interval: 0}
 YAML
-"$top_builddir/gitsyncd" -c "$T/g.yaml" serve 2> "$T/g.log" &
+"$top_builddir/gitsyncd" --allow-root -c "$T/g.yaml" serve 2> "$T/g.log" &
 pids="$pids $!"
 waitport "$PP"; waitport "$GP"
 
@@ -122,8 +122,8 @@ workspaces:
     platform: {profile: demo, url: "http://127.0.0.1:$PP2/api/v1", token: tok}
     git: {url: "file://$T/big.git"}
 YAML
-/usr/bin/time -f '%e %M' -o "$T/time.txt" "$top_builddir/gitsyncd" -c "$T/big.yaml" sync --once big > "$T/big.out" 2>&1
-/usr/bin/time -f '%e %M' -o "$T/time2.txt" "$top_builddir/gitsyncd" -c "$T/big.yaml" sync --once big > "$T/big2.out" 2>&1
+/usr/bin/time -f '%e %M' -o "$T/time.txt" "$top_builddir/gitsyncd" --allow-root -c "$T/big.yaml" sync --once big > "$T/big.out" 2>&1
+/usr/bin/time -f '%e %M' -o "$T/time2.txt" "$top_builddir/gitsyncd" --allow-root -c "$T/big.yaml" sync --once big > "$T/big2.out" 2>&1
 files=$(git --git-dir="$T/big.git" ls-tree -r --name-only main | wc -l)
 python3 - "$(cat "$T/latency.txt")" "$(cat "$T/time.txt")" "$(cat "$T/time2.txt")" "$files" > "$T/section.md" <<'PY'
 import json, sys

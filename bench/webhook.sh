@@ -45,7 +45,7 @@ workspaces:
     sync: {interval: 0}
 YAML
 sed -i 's/branch: master/branch: bench-only/' "$T/g.yaml"
-GITSYNCD_PROFILE_PATH=$top_srcdir/etc/profiles "$top_builddir/gitsyncd" -c "$T/g.yaml" serve 2>"$T/g.log" &
+GITSYNCD_PROFILE_PATH=$top_srcdir/etc/profiles "$top_builddir/gitsyncd" --allow-root -c "$T/g.yaml" serve 2>"$T/g.log" &
 GPID=$!; pids="$pids $GPID"
 waitport "$GP"
 

@@ -94,25 +94,45 @@ run_tests() {
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     export ASAN_OPTIONS UBSAN_OPTIONS
     make -C "$dir" -j"$(nproc)" check >"$out" 2>&1 || status=$?
-    grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP|XFAIL):' "$out" | grep -v '^PASS' || true
+    report "$dir" "$out"
+    pass=$r_pass failed=$r_failed
+    # valgrind and ASan do not mix: the daemon's valgrind run is made from a
+    # plain build of its own.
+    vdir=$top/build-valgrind
+    vout=$vdir/check-output.txt
+    if build "$vdir" --enable-werror CFLAGS="-g -O1"; then
+        say "running the daemon under valgrind (logs in $vdir)"
+        make -C "$vdir" check TESTS=tests/e2e/valgrind.sh >"$vout" 2>&1 || status=$?
+        report "$vdir" "$vout"
+        pass=$((pass + r_pass)) failed=$((failed + r_failed))
+    else
+        failed=$((failed + 1)) status=1
+    fi
+    echo "$pass passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
+}
+
+# report DIR OUTPUT: show what did not pass in a make check run and set
+# r_pass and r_failed from automake's summary (a missing summary is a
+# failure).
+report() {
+    grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP|XFAIL):' "$2" | grep -v '^PASS' || true
     # Show the logs of whatever failed, so a red run explains itself.
-    for log in $(grep -lE '^(FAIL|ERROR|XPASS):' $(find "$dir/tests" -name '*.log') 2>/dev/null); do
+    for log in $(grep -lE '^(FAIL|ERROR|XPASS):' $(find "$1/tests" -name '*.log') 2>/dev/null); do
         echo "---- $log (last 40 lines)"
         tail -n 40 "$log"
     done
-    sed -n '/^# TOTAL:/,/^# ERROR:/p' "$out"
-    pass=$(sed -n 's/^# PASS: *//p' "$out" | tail -n 1)
-    nfail=$(sed -n 's/^# FAIL: *//p' "$out" | tail -n 1)
-    nerror=$(sed -n 's/^# ERROR: *//p' "$out" | tail -n 1)
-    nxpass=$(sed -n 's/^# XPASS: *//p' "$out" | tail -n 1)
-    if [ -z "$pass" ]; then
-        tail -n 60 "$out"
-        echo "0 passed, 1 failed"
-        exit 1
+    sed -n '/^# TOTAL:/,/^# ERROR:/p' "$2"
+    r_pass=$(sed -n 's/^# PASS: *//p' "$2" | tail -n 1)
+    nfail=$(sed -n 's/^# FAIL: *//p' "$2" | tail -n 1)
+    nerror=$(sed -n 's/^# ERROR: *//p' "$2" | tail -n 1)
+    nxpass=$(sed -n 's/^# XPASS: *//p' "$2" | tail -n 1)
+    if [ -z "$r_pass" ]; then
+        tail -n 60 "$2"
+        r_pass=0 r_failed=1
+        return
     fi
-    failed=$(( ${nfail:-0} + ${nerror:-0} + ${nxpass:-0} ))
-    echo "$pass passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
+    r_failed=$(( ${nfail:-0} + ${nerror:-0} + ${nxpass:-0} ))
 }
 
 run_demo() {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gitsyncd/cmd.h"
 #include "gitsyncd/log.h"
@@ -15,14 +16,15 @@ struct main_cmd {
     const char *name;
     int (*exec)(int, char **);
     const char *summary;
+    int daemon; /* writes state and talks to the network: not as root */
 };
 
 static const struct main_cmd main_cmds[] = {
-    { "serve", cmd_serve, "run the daemon (the default)" },
-    { "sync", cmd_sync, "run one full reconcile of a workspace and exit" },
-    { "validate", cmd_validate, "check a tree of resource files offline" },
-    { "fmt", cmd_fmt, "rewrite resource files in canonical form" },
-    { "check-config", cmd_check_config, "check a configuration file" },
+    { "serve", cmd_serve, "run the daemon (the default)", 1 },
+    { "sync", cmd_sync, "run one full reconcile of a workspace and exit", 1 },
+    { "validate", cmd_validate, "check a tree of resource files offline", 0 },
+    { "fmt", cmd_fmt, "rewrite resource files in canonical form", 0 },
+    { "check-config", cmd_check_config, "check a configuration file", 0 },
 };
 
 static void
@@ -32,7 +34,7 @@ main_usage(FILE *f)
 
     fprintf(f,
             "usage: gitsyncd [-c FILE] [--log-level LEVEL] [--log-format FORMAT]\n"
-            "                [COMMAND] [ARGS...]\n"
+            "                [--allow-root] [COMMAND] [ARGS...]\n"
             "\n"
             "Keep a SaaS platform's configuration and a Git repository in two-way sync.\n"
             "\n"
@@ -45,6 +47,7 @@ main_usage(FILE *f)
             "  -c, --config FILE     configuration file (default %s)\n"
             "      --log-level L     debug, info, warn or error (overrides the file)\n"
             "      --log-format F    logfmt or json (overrides the file)\n"
+            "      --allow-root      let serve and sync run as root (refused otherwise)\n"
             "  -h, --help            show this help; 'gitsyncd COMMAND --help' for a command\n"
             "  -V, --version         show the version\n"
             "\n"
@@ -80,6 +83,28 @@ cmd_apply_log_opts(void)
     return 0;
 }
 
+/*
+ * serve and sync hold tokens, write the state dir and answer the network:
+ * as root a bug would own the machine.  False (with a message) if we are
+ * root and were not told --allow-root; --help is always answered.
+ */
+static int
+main_refuse_root(int argc, char **argv)
+{
+    int i;
+
+    if (geteuid() != 0 || global_opts.allow_root)
+        return 1;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    fprintf(stderr, "gitsyncd: %s: refusing to run as root; run it as a user of its own "
+                    "(contrib/systemd/gitsyncd.service uses DynamicUser=yes), or pass --allow-root\n",
+            argv[0]);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -89,6 +114,7 @@ main(int argc, char **argv)
         { "log-format", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "allow-root", no_argument, &global_opts.allow_root, 1 },
         { NULL, 0, NULL, 0 },
     };
     static char *serve_argv[] = { "serve", NULL };
@@ -98,6 +124,8 @@ main(int argc, char **argv)
     /* "+": stop at the first non-option, which is the subcommand. */
     while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
         switch (c) {
+        case 0: /* a flag set by getopt_long */
+            break;
         case 'c':
             global_opts.config_path = optarg;
             break;
@@ -122,11 +150,15 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     argc -= optind;
     argv += optind;
-    if (argc == 0)
-        return cmd_serve(1, serve_argv);
+    if (argc == 0) {
+        argc = 1;
+        argv = serve_argv;
+    }
 
     for (i = 0; i < nitems(main_cmds); i++) {
         if (strcmp(argv[0], main_cmds[i].name) == 0) {
+            if (main_cmds[i].daemon && !main_refuse_root(argc, argv))
+                return EXIT_USAGE;
             optind = 0; /* reset getopt for the subcommand */
             return main_cmds[i].exec(argc, argv);
         }

@@ -533,18 +533,16 @@ profile_parse_root(struct profile_parser *pp, const struct ynode *root,
     return 0;
 }
 
-/* Load the profile at path. */
+/* Build a profile from a parsed tree; takes root. */
 static int
-profile_load_path(const char *path, struct profile **out, char **err)
+profile_from_tree(const char *name, struct ynode *root, struct profile **out,
+                  char **err)
 {
-    struct profile_parser pp = { .name = path, .err = err };
-    struct ynode *root = NULL;
+    struct profile_parser pp = { .name = name, .err = err };
     struct profile *p;
 
-    if (ytree_load_file(path, &root, err) != 0)
-        return -1;
     p = xcalloc(1, sizeof *p);
-    p->path = xstrdup(path);
+    p->path = xstrdup(name);
     if (profile_parse_root(&pp, root, p) != 0) {
         ytree_free(root);
         profile_free(p);
@@ -553,6 +551,29 @@ profile_load_path(const char *path, struct profile **out, char **err)
     ytree_free(root);
     *out = p;
     return 0;
+}
+
+/* Load the profile at path. */
+static int
+profile_load_path(const char *path, struct profile **out, char **err)
+{
+    struct ynode *root = NULL;
+
+    if (ytree_load_file(path, &root, err) != 0)
+        return -1;
+    return profile_from_tree(path, root, out, err);
+}
+
+int
+profile_parse(const char *name, const char *data, size_t len,
+              struct profile **out, char **err)
+{
+    struct ynode *root = NULL;
+
+    *out = NULL;
+    if (ytree_parse(name, data, len, &root, err) != 0)
+        return -1;
+    return profile_from_tree(name, root, out, err);
 }
 
 /* True if path is a regular file. */

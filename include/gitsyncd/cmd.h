@@ -17,6 +17,7 @@ struct global_opts {
     const char *config_path; /* -c/--config, or NULL for the default */
     const char *log_level;   /* --log-level, or NULL */
     const char *log_format;  /* --log-format, or NULL */
+    int allow_root;          /* --allow-root: serve and sync may run as root */
 };
 extern struct global_opts global_opts;
 

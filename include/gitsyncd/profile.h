@@ -100,6 +100,9 @@ struct profile {
  */
 int profile_load(const char *name_or_path, const char *const *dirs,
                  struct profile **out, char **err);
+/* Parse a profile from a buffer; name stands for the file in messages. */
+int profile_parse(const char *name, const char *data, size_t len,
+                  struct profile **out, char **err);
 void profile_free(struct profile *p);
 
 /* The kind called name, or whose folder is folder; NULL if none. */

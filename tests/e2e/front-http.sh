@@ -27,7 +27,7 @@ YAML
 write_config ""
 spawn "$T/platform.log" "$DEMO_PLATFORM" --listen "127.0.0.1:$PPORT" --token tok --latency-ms 1500
 wait_port "$PPORT" || bail "no platform"
-spawn "$T/gitsyncd.log" "$GITSYNCD" -c "$T/gitsyncd.yaml" serve
+spawn "$T/gitsyncd.log" "$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" serve
 GPID=$!
 wait_port "$GPORT" || bail "gitsyncd did not start: $(cat "$T/gitsyncd.log")"
 U=http://127.0.0.1:$GPORT

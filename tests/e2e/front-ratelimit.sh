@@ -16,7 +16,7 @@ workspaces:
     git: {url: "file://$T/remote.git", webhook_secret: rl-secret}
     sync: {interval: 0}
 YAML
-spawn "$T/g.log" "$GITSYNCD" -c "$T/g.yaml" serve
+spawn "$T/g.log" "$GITSYNCD" --allow-root -c "$T/g.yaml" serve
 wait_port "$GPORT" || bail "gitsyncd did not start: $(cat "$T/g.log")"
 post() { curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X POST -H 'X-GitHub-Event: ping' -d '{}' "http://127.0.0.1:$GPORT/hooks/w/git"; }
 codes=$(for i in 1 2 3 4 5; do post; echo; done | tr '\n' ' ')

@@ -33,7 +33,19 @@ _cleanup() {
         done
         kill -9 "$_p" 2>/dev/null
     done
+    # A test that names its secrets in SECRETS_SCAN has gitsyncd's log
+    # checked for them once the daemon is gone (synclib.sh does).
+    _leak=""
+    if [ -n "${SECRETS_SCAN:-}" ] && [ -f "$T/gitsyncd.log" ]; then
+        for _s in $SECRETS_SCAN; do
+            grep -qF -- "$_s" "$T/gitsyncd.log" && _leak="$_leak $_s"
+        done
+    fi
     if [ "${KEEP_TMP:-}" = "" ]; then rm -rf "$T"; else echo "# kept $T"; fi
+    if [ -n "$_leak" ]; then
+        echo "Bail out! a secret is in gitsyncd's log:$_leak"
+        exit 1
+    fi
 }
 trap _cleanup EXIT
 trap 'exit 129' HUP

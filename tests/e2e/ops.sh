@@ -33,7 +33,7 @@ workspaces:
 YAML
 spawn "$T/p.log" "$DEMO_PLATFORM" --listen "127.0.0.1:$PPORT" --token tok --seed 2
 wait_port "$PPORT" || bail "no platform"
-spawn "$T/g.log" "$GITSYNCD" -c "$T/g.yaml" serve
+spawn "$T/g.log" "$GITSYNCD" --allow-root -c "$T/g.yaml" serve
 wait_port "$GPORT" || bail "no gitsyncd"
 synced() { curl -s "http://127.0.0.1:$GPORT/metrics" | grep -q '^gitsyncd_last_sync_timestamp_seconds{workspace="w"}'; }
 wait_for 20 synced || bail "no sync: $(tail -n 5 "$T/g.log")"

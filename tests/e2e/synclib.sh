@@ -11,6 +11,8 @@ PTOKEN=e2e-platform-token-5f3a91
 PSECRET=whsec_$(printf 'e2e-platform-webhook-secret-77' | base64)
 GSECRET=e2e-git-webhook-secret-4c2d
 DEMO_PLATFORM=${DEMO_PLATFORM:-$top_builddir/contrib/demo-platform/demo-platform}
+# lib.sh checks gitsyncd's log for these at exit.
+SECRETS_SCAN="$PTOKEN ${PSECRET#whsec_} $GSECRET"
 
 # The number of commits on the remote branch.
 remote_count() {
@@ -51,7 +53,7 @@ start_platform() {
 }
 
 start_gitsyncd() {
-    spawn "$T/gitsyncd.log" "$GITSYNCD" -c "$T/gitsyncd.yaml" --log-level debug serve
+    spawn "$T/gitsyncd.log" "$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" --log-level debug serve
     GPID=$!
     wait_port "$GPORT" 10 || bail "gitsyncd did not start: $(cat "$T/gitsyncd.log")"
 }
