@@ -55,7 +55,14 @@ struct http_server {
     char **ring;
     size_t ringcap, ringpos;
     struct http_client clients[HTTP_CLIENTS];
+    /* flood guard for refusal and ignore lines (libevent thread only) */
+    double noise_tokens, noise_at;
+    unsigned long noise_dropped;
 };
+
+/* Lines a second, and burst, for refused, ignored and duplicate webhooks. */
+#define HTTP_NOISE_RATE 50.0
+#define HTTP_NOISE_BURST 200.0
 
 /* FNV-1a. */
 static size_t
@@ -184,17 +191,55 @@ http_reply_json(struct evhttp_request *req, int code, json_t *body)
     json_decref(body);
 }
 
-/* Answer {"error": msg}, and log it. */
+/*
+ * True if a line about a refused, ignored or duplicate webhook may be
+ * logged now.  A flood (a scanner, a misconfigured host, wrk) would
+ * otherwise write a line per request: past HTTP_NOISE_RATE lines a second
+ * they are counted instead, and the count is logged once lines flow again.
+ * Lines about queued work are never held back.
+ */
+static bool
+http_noise_ok(struct http_server *s)
+{
+    double now = now_mono();
+    char n[32];
+
+    s->noise_tokens += (now - s->noise_at) * HTTP_NOISE_RATE;
+    if (s->noise_tokens > HTTP_NOISE_BURST)
+        s->noise_tokens = HTTP_NOISE_BURST;
+    s->noise_at = now;
+    if (s->noise_tokens < 1) {
+        s->noise_dropped++;
+        return false;
+    }
+    s->noise_tokens -= 1;
+    if (s->noise_dropped > 0) {
+        snprintf(n, sizeof n, "%lu", s->noise_dropped);
+        log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);
+        s->noise_dropped = 0;
+    }
+    return true;
+}
+
+/* Answer {"error": msg}, and log it (s: the flood guard, or NULL). */
 static void
-http_error(struct evhttp_request *req, int code, const char *workspace,
-           const char *msg)
+http_error_from(struct http_server *s, struct evhttp_request *req, int code,
+                const char *workspace, const char *msg)
 {
     char c[8];
 
     snprintf(c, sizeof c, "%d", code);
-    log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
-             "path", evhttp_request_get_uri(req), "error", msg);
+    if (s == NULL || http_noise_ok(s))
+        log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
+                 "path", evhttp_request_get_uri(req), "error", msg);
     http_reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+static void
+http_error(struct evhttp_request *req, int code, const char *workspace,
+           const char *msg)
+{
+    http_error_from(NULL, req, code, workspace, msg);
 }
 
 /* evhttp header lookup for hooks. */
@@ -233,20 +278,20 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
 
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        http_error(req, 405, wsname, "method not allowed: webhooks are POSTed");
+        http_error_from(s, req, 405, wsname, "method not allowed: webhooks are POSTed");
         status = 405;
         goto count;
     }
     evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
     if (!http_rate_ok(s, peer != NULL ? peer : "?")) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-        http_error(req, 429, wsname, "too many requests from this address");
+        http_error_from(s, req, 429, wsname, "too many requests from this address");
         status = 429;
         goto count;
     }
     ws = config_find_workspace(s->cfg, wsname);
     if (ws == NULL) {
-        http_error(req, 404, NULL, "unknown workspace");
+        http_error_from(s, req, 404, NULL, "unknown workspace");
         status = 404;
         wsname = "unknown";
         goto count;
@@ -263,23 +308,25 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     switch (v) {
     case HOOK_UNAUTHORIZED:
         status = 401;
-        http_error(req, 401, wsname, reason);
+        http_error_from(s, req, 401, wsname, reason);
         break;
     case HOOK_BAD:
         status = 400;
-        http_error(req, 400, wsname, reason);
+        http_error_from(s, req, 400, wsname, reason);
         break;
     case HOOK_IGNORE:
     case HOOK_QUEUE:
         if (delivery != NULL && http_seen(s, delivery)) {
             status = 200;
-            log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
-                     "delivery", delivery);
+            if (http_noise_ok(s))
+                log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
+                         "delivery", delivery);
             http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "duplicate",
                                                 "delivery", delivery));
         } else if (v == HOOK_IGNORE) {
             status = 200;
-            log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
+            if (http_noise_ok(s))
+                log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
             http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "ignored", "reason", reason));
         } else {
             status = 202;
@@ -355,7 +402,7 @@ http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
     char *ws, *source, *copy;
 
     if (path == NULL) {
-        http_error(req, 400, NULL, "bad request URI");
+        http_error_from(s, req, 400, NULL, "bad request URI");
         return;
     }
     if (admin && http_admin_route(s, req, path))
@@ -374,7 +421,7 @@ http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
         }
         free(copy);
     }
-    http_error(req, 404, NULL, "no such route");
+    http_error_from(s, req, 404, NULL, "no such route");
 }
 
 static void
