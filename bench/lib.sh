@@ -34,3 +34,12 @@ else:
 open(path, "w").write(text)
 PY
 }
+
+# bench_remote DIR HOOK-URL SECRET: a bare repository whose post-receive
+# hook (contrib/git-hooks/post-receive) tells gitsyncd about each push.
+bench_remote() {
+    git init -q --bare -b main "$1"
+    cp "$top_srcdir/contrib/git-hooks/post-receive" "$1/hooks/"
+    git --git-dir="$1" config gitsyncd.url "$2"
+    git --git-dir="$1" config gitsyncd.secret "$3"
+}

@@ -21,10 +21,7 @@ export GITSYNCD_PROFILE_PATH=$top_srcdir/etc/profiles
 "$top_builddir/contrib/demo-platform/demo-platform" --listen "127.0.0.1:$PP" --token tok \
     --webhook-url "http://127.0.0.1:$GP/hooks/w/platform" --webhook-secret "$PSECRET" > "$T/p.log" 2>&1 &
 pids="$pids $!"
-git init -q --bare -b main "$T/remote.git"
-cp "$top_srcdir/contrib/git-hooks/post-receive" "$T/remote.git/hooks/"
-git --git-dir="$T/remote.git" config gitsyncd.url "http://127.0.0.1:$GP/hooks/w/git"
-git --git-dir="$T/remote.git" config gitsyncd.secret "$GSECRET"
+bench_remote "$T/remote.git" "http://127.0.0.1:$GP/hooks/w/git" "$GSECRET"
 cat > "$T/g.yaml" <<YAML
 listen: 127.0.0.1:$GP
 workers: 2

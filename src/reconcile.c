@@ -955,6 +955,52 @@ rc_inbound(struct rc_state *st)
         st->rep->push_to_apply = now_wall() - st->job->git_received_at;
 }
 
+/*
+ * A resource the base has but the platform's listing lacks looks deleted
+ * on the platform.  Offset paging skips an item whenever another one is
+ * deleted while the pages are read (bench/soak.sh found it: a bogus
+ * "deleted" commit, then "created" on the next pass), so a deletion is
+ * confirmed by asking for the resource itself before anything is decided.
+ */
+static void
+rc_confirm_absent(struct rc_state *st)
+{
+    enum platform_result r;
+    json_t *item;
+    char *err;
+    size_t i;
+
+    for (i = 0; i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+
+        if (!s->has_b || s->has_p || s->p_unknown)
+            continue;
+        item = NULL;
+        err = NULL;
+        r = platform_get_by_slug(st->ctx->pl, s->kind, s->slug, &item, &err);
+        if (r != PLATFORM_OK) {
+            s->p_unknown = true;
+            log_warn("cannot confirm a deletion on the platform; deciding on the next pass",
+                     "workspace", st->ws->name, "kind", s->kind->name, "slug", s->slug,
+                     "error", err);
+            free(err);
+            continue;
+        }
+        if (item == NULL)
+            continue; /* really gone */
+        log_warn("the platform's listing missed a resource (changed while it was read); it is still there",
+                 "workspace", st->ws->name, "kind", s->kind->name, "slug", s->slug);
+        rc_snapshot_add(st, s->kind, item);
+        if (rc_platform_blob(st, s->kind, item, &s->p, &err) != 0) {
+            s->p_unknown = true;
+            free(err);
+        } else {
+            s->has_p = true;
+        }
+        json_decref(item);
+    }
+}
+
 /* Decide, for each slot, what happens (DESIGN §4 steps 1-3). */
 static void
 rc_decide(struct rc_state *st)
@@ -1108,6 +1154,7 @@ rc_pass(struct rc_state *st, char **err)
         return -1;
     if (st->nslots > 1)
         qsort(st->slots, st->nslots, sizeof *st->slots, rc_slot_cmp);
+    rc_confirm_absent(st);
     rc_attach_events(st);
     rc_decide(st);
 

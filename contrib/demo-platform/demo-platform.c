@@ -51,6 +51,9 @@ static const char dp_usage_text[] =
     "  --webhook-secret S     whsec_<base64> secret that signs the events\n"
     "  --data FILE            keep the state in FILE (JSON, written atomically)\n"
     "  --seed N               start with N example resources (models, then syncs)\n"
+    "  --skip-in-lists SLUG   leave that resource out of page listings (as a\n"
+    "                         listing racing a deletion does); ?slug= and GET\n"
+    "                         by id still find it\n"
     "  --fail-rate R          answer that fraction of requests 503 (or 429 with\n"
     "                         Retry-After: 1) before doing anything\n"
     "  --latency-ms M         wait M ms before answering each request\n"
@@ -92,6 +95,7 @@ static struct {
     unsigned char secret[256];
     int secret_len;
     double fail_rate;
+    const char *skip_in_lists; /* a slug page listings leave out */
     int latency_ms;
     regex_t slug_re;
     struct event_base *base;
@@ -549,8 +553,13 @@ dp_list(struct evhttp_request *req, struct dp_kind *k, struct evkeyvalq *q)
         return;
     }
     n = (long)json_array_size(k->items);
-    for (i = offset; i < n && i < offset + limit; i++)
-        json_array_append(data, json_array_get(k->items, (size_t)i));
+    for (i = offset; i < n && i < offset + limit; i++) {
+        v = json_array_get(k->items, (size_t)i);
+        if (dp.skip_in_lists != NULL &&
+            strcmp(json_string_value(json_object_get(v, "slug")), dp.skip_in_lists) == 0)
+            continue;
+        json_array_append(data, v);
+    }
     dp_reply(req, 200, json_pack("{s:o, s:b}", "data", data, "hasMore", offset + limit < n));
 }
 
@@ -831,6 +840,7 @@ main(int argc, char **argv)
         { "seed", required_argument, NULL, 'S' },
         { "fail-rate", required_argument, NULL, 'f' },
         { "latency-ms", required_argument, NULL, 'L' },
+        { "skip-in-lists", required_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -857,6 +867,7 @@ main(int argc, char **argv)
         case 'S': seed = atol(optarg); break;
         case 'f': dp.fail_rate = atof(optarg); break;
         case 'L': dp.latency_ms = atoi(optarg); break;
+        case 'K': dp.skip_in_lists = optarg; break;
         case 'h':
             fputs(dp_usage_text, stdout);
             return 0;
