@@ -1,7 +1,10 @@
 /* gitstore: the workspace's bare mirror, and every call into libgit2. */
 #include "autoconfig.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,9 @@
 
 #define GITSTORE_BASE_REF "refs/gitsyncd/base"
 #define GITSTORE_PUSH_REF "refs/gitsyncd/push"
+/* Repack the mirror past this many packs or (estimated) loose objects. */
+#define GITSTORE_MAX_PACKS 16
+#define GITSTORE_MAX_LOOSE 4096
 #define GITSTORE_MAX_AUTH_TRIES 1
 #define GITSTORE_STALE_LOCK 5
 
@@ -39,7 +45,46 @@ struct gitstore {
     bool hostkey_refused;
     char *push_status;   /* the server's reason for refusing a ref */
     double deadline;     /* monotonic time after which transfers abort */
+    unsigned long epoch; /* the mirror's repack count when repo was opened */
 };
+
+/*
+ * Repacks per mirror path.  A repack deletes pack files and loose objects
+ * that another thread's git_repository of the same mirror may have listed;
+ * jobs of one workspace never run at once, so each handle compares the
+ * count before its next operation and reopens when it moved.
+ */
+struct gitstore_epoch {
+    char *path;
+    unsigned long n;
+    struct gitstore_epoch *next;
+};
+static pthread_mutex_t gitstore_epoch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gitstore_epoch *gitstore_epochs;
+
+/* The repack count of the mirror at path, after adding bump to it. */
+static unsigned long
+gitstore_epoch(const char *path, unsigned long bump)
+{
+    struct gitstore_epoch *e;
+    unsigned long n;
+
+    pthread_mutex_lock(&gitstore_epoch_lock);
+    for (e = gitstore_epochs; e != NULL; e = e->next) {
+        if (strcmp(e->path, path) == 0)
+            break;
+    }
+    if (e == NULL) {
+        e = xcalloc(1, sizeof *e);
+        e->path = xstrdup(path);
+        e->next = gitstore_epochs;
+        gitstore_epochs = e;
+    }
+    e->n += bump;
+    n = e->n;
+    pthread_mutex_unlock(&gitstore_epoch_lock);
+    return n;
+}
 
 /* libgit2's last error message, or a fallback. */
 static const char *
@@ -192,6 +237,7 @@ gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
         set_error(err, "cannot open the mirror %s: %s", gs->path, gitstore_giterr());
         goto fail;
     }
+    gs->epoch = gitstore_epoch(gs->path, 0);
     /*
      * Record the remote as "origin" in the mirror's configuration, for a
      * person looking at it; fetch and push use an in-memory remote (see
@@ -885,6 +931,176 @@ gitstore_commit_many(struct gitstore *gs, const git_oid *parent,
     free(paths);
     free(u);
     git_tree_free(tree);
+    return rc;
+}
+
+/* Pack files in dir, and the loose objects in one fan-out directory. */
+static void
+gitstore_count_objects(const char *objects, size_t *packs, size_t *loose17)
+{
+    struct dirent *d;
+    char *path;
+    DIR *dir;
+
+    *packs = *loose17 = 0;
+    path = xasprintf("%s/pack", objects);
+    if ((dir = opendir(path)) != NULL) {
+        while ((d = readdir(dir)) != NULL)
+            *packs += str_endswith(d->d_name, ".pack");
+        closedir(dir);
+    }
+    free(path);
+    path = xasprintf("%s/17", objects);
+    if ((dir = opendir(path)) != NULL) {
+        while ((d = readdir(dir)) != NULL)
+            *loose17 += d->d_name[0] != '.';
+        closedir(dir);
+    }
+    free(path);
+}
+
+/* Remove what a repack made redundant: other packs, loose objects. */
+static void
+gitstore_prune_objects(const char *objects, const char *keep)
+{
+    struct dirent *d, *f;
+    char *path, *file;
+    DIR *dir, *sub;
+
+    path = xasprintf("%s/pack", objects);
+    if ((dir = opendir(path)) != NULL) {
+        while ((d = readdir(dir)) != NULL) {
+            if (strncmp(d->d_name, "pack-", 5) != 0 || strstr(d->d_name, keep) != NULL ||
+                !(str_endswith(d->d_name, ".pack") || str_endswith(d->d_name, ".idx") ||
+                  str_endswith(d->d_name, ".rev")))
+                continue;
+            file = xasprintf("%s/%s", path, d->d_name);
+            unlink(file);
+            free(file);
+        }
+        closedir(dir);
+    }
+    free(path);
+    if ((dir = opendir(objects)) == NULL)
+        return;
+    while ((d = readdir(dir)) != NULL) {
+        if (strlen(d->d_name) != 2 || !isxdigit((unsigned char)d->d_name[0]) ||
+            !isxdigit((unsigned char)d->d_name[1]))
+            continue;
+        path = xasprintf("%s/%s", objects, d->d_name);
+        if ((sub = opendir(path)) != NULL) {
+            while ((f = readdir(sub)) != NULL) {
+                if (f->d_name[0] == '.')
+                    continue;
+                file = xasprintf("%s/%s", path, f->d_name);
+                unlink(file);
+                free(file);
+            }
+            closedir(sub);
+        }
+        rmdir(path);
+        free(path);
+    }
+    closedir(dir);
+}
+
+static int
+gitstore_push_ref_oid(git_reference *ref, void *payload)
+{
+    git_revwalk *walk = payload;
+    git_reference *resolved = NULL;
+
+    if (git_reference_resolve(&resolved, ref) == 0) {
+        /* Every ref of the mirror names a commit; anything else is skipped. */
+        (void)git_revwalk_push(walk, git_reference_target(resolved));
+        git_reference_free(resolved);
+    }
+    git_reference_free(ref);
+    return 0;
+}
+
+int
+gitstore_maintain(struct gitstore *gs, char **err)
+{
+    git_packbuilder *pb = NULL;
+    git_revwalk *walk = NULL;
+    char *objects, *packdir, name[GIT_OID_HEXSZ + 1];
+    size_t packs, loose17, nobj;
+    unsigned long now;
+    double t0;
+    char a[32], b[32], c[32], sec[32];
+    int rc = -1;
+
+    /* Another thread's handle repacked the mirror: reopen ours. */
+    now = gitstore_epoch(gs->path, 0);
+    if (now != gs->epoch) {
+        git_repository *repo = NULL;
+
+        if (git_repository_open_bare(&repo, gs->path) != 0) {
+            set_error(err, "cannot reopen the mirror %s: %s", gs->path, gitstore_giterr());
+            return -1;
+        }
+        git_repository_free(gs->repo);
+        gs->repo = repo;
+        gs->epoch = now;
+    }
+    objects = xasprintf("%s/objects", gs->path);
+    gitstore_count_objects(objects, &packs, &loose17);
+    /* Like git gc --auto: too many packs (each holds a descriptor and a
+     * mapping, and every lookup searches them all), or too many loose
+     * objects (estimated from one of the 256 fan-out directories). */
+    if (packs <= GITSTORE_MAX_PACKS && loose17 * 256 <= GITSTORE_MAX_LOOSE) {
+        free(objects);
+        return 0;
+    }
+    t0 = now_mono();
+    packdir = xasprintf("%s/pack", objects);
+    if (git_packbuilder_new(&pb, gs->repo) != 0 || git_revwalk_new(&walk, gs->repo) != 0 ||
+        git_reference_foreach(gs->repo, gitstore_push_ref_oid, walk) != 0 ||
+        git_packbuilder_insert_walk(pb, walk) != 0 ||
+        git_packbuilder_write(pb, packdir, 0, NULL, NULL) != 0) {
+        set_error(err, "cannot repack the mirror %s: %s", gs->path, gitstore_giterr());
+        goto out;
+    }
+    nobj = git_packbuilder_object_count(pb);
+    git_oid_tostr(name, sizeof name, git_packbuilder_hash(pb));
+    {
+        /* Prune only with the new pack and its index in place. */
+        char *pack = xasprintf("%s/pack-%s.pack", packdir, name);
+        char *idx = xasprintf("%s/pack-%s.idx", packdir, name);
+        struct stat st;
+        bool there = stat(pack, &st) == 0 && stat(idx, &st) == 0;
+
+        free(pack);
+        free(idx);
+        if (!there) {
+            set_error(err, "repack of %s: the new pack pack-%s is not where libgit2 said", gs->path, name);
+            goto out;
+        }
+    }
+    gitstore_prune_objects(objects, name);
+    gitstore_epoch(gs->path, 1);
+    gs->epoch = gitstore_epoch(gs->path, 0);
+    {
+        git_repository *repo = NULL;
+
+        if (git_repository_open_bare(&repo, gs->path) == 0) {
+            git_repository_free(gs->repo);
+            gs->repo = repo;
+        }
+    }
+    snprintf(a, sizeof a, "%zu", packs);
+    snprintf(b, sizeof b, "%zu", loose17 * 256);
+    snprintf(c, sizeof c, "%zu", nobj);
+    snprintf(sec, sizeof sec, "%.3f", now_mono() - t0);
+    log_info("repacked the mirror", "mirror", gs->path, "packs_before", a, "loose_before_estimate", b,
+             "objects", c, "seconds", sec);
+    rc = 0;
+out:
+    git_revwalk_free(walk);
+    git_packbuilder_free(pb);
+    free(packdir);
+    free(objects);
     return rc;
 }
 

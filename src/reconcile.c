@@ -1113,6 +1113,12 @@ rc_pass(struct rc_state *st, char **err)
     size_t i;
     int rc;
 
+    if (gitstore_maintain(st->ctx->gs, err) != 0) {
+        /* A cache that could not be repacked still works: go on. */
+        log_warn("mirror maintenance failed", "workspace", st->ws->name, "error", *err);
+        free(*err);
+        *err = NULL;
+    }
     gr = gitstore_fetch(st->ctx->gs, &st->ghead, &st->gexists, err);
     if (gr != GITSTORE_OK) {
         char *m = xasprintf("fetch failed (%s): %s", gitstore_result_name(gr),

@@ -15,6 +15,7 @@
  *   base-set                    record the head's resources as the base
  *   base-diff                   the changes from the base to the head
  *   bench N                     time N commits and their push
+ *   maintain                    repack the mirror if it needs it
  *
  * Exit status: 0 ok, 10 non-fast-forward, 11 rejected, 12 auth,
  * 13 network, 1 other errors, 2 usage.
@@ -168,7 +169,12 @@ main(int argc, char **argv)
         printf("error: %s\n", err);
         return 1;
     }
-    if (strcmp(argv[1], "fetch") == 0) {
+    if (strcmp(argv[1], "maintain") == 0) {
+        if (gitstore_maintain(gs, &err) != 0) {
+            printf("error: %s\n", err);
+            rc = 1;
+        }
+    } else if (strcmp(argv[1], "fetch") == 0) {
         tool_fetch(gs, &head, &exists);
         printf("%s\n", exists ? git_oid_tostr(hex, sizeof hex, &head) : "none");
     } else if (strcmp(argv[1], "commit-push") == 0 && argc >= 3) {

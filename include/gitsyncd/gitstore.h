@@ -46,6 +46,17 @@ void gitstore_free(struct gitstore *gs);
 git_repository *gitstore_repo(struct gitstore *gs);
 
 /*
+ * Keep the mirror lean, as git gc --auto would: past 16 pack files or
+ * about 4,096 loose objects, write everything reachable from its refs into
+ * one pack and delete the rest (libgit2 never packs by itself: each fetch
+ * adds a pack and each commit loose objects, and a mirror with hundreds of
+ * packs holds a descriptor per pack and searches them all on each lookup).
+ * Also reopens this handle when another thread's handle repacked.  Call it
+ * between operations, never while one runs on the same mirror.
+ */
+int gitstore_maintain(struct gitstore *gs, char **err);
+
+/*
  * Fetch the branch into refs/remotes/origin/<branch>.  *head gets the
  * remote head; *exists is false when the remote has no such branch (empty
  * repository, or branch missing).  Errors name the URL without credentials.

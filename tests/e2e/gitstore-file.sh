@@ -4,7 +4,7 @@
 # empty and an unreachable remote.  The git CLI checks what was written.
 . "$top_srcdir/tests/e2e/lib.sh"
 TOOL=$top_builddir/tests/gitstore-tool
-plan 19
+plan 24
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
@@ -72,6 +72,34 @@ touch -d '1 minute ago' "$T/remote.git/refs/heads/main.lock"
 GS_TAG=stale "$TOOL" commit-push 1 >/dev/null 2>"$T/stale.err"; rc=$?
 is "a stale ref lock is removed and the push succeeds" "$rc:$(test -e "$T/remote.git/refs/heads/main.lock" && echo left)" "0:"
 like "with a warning naming the lock file" "$(cat "$T/stale.err")" 'removed a stale lock.*main.lock'
+
+# Maintenance: libgit2 never packs (each network fetch adds a pack to the
+# mirror, each commit loose objects); past 16 packs or about 4,096 loose
+# objects, gitstore_maintain repacks everything reachable into one pack.
+rm -f "$T/remote.git/refs/heads/main.lock"
+"$TOOL" fetch >/dev/null 2>&1
+M=$T/state/w.git
+packs() { ls "$M/objects/pack/"*.pack 2>/dev/null | wc -l; }
+loose() { find "$M/objects" -path "$M/objects/pack" -prune -o -path "$M/objects/info" -prune -o -type f -print | wc -l; }
+objset() { git --git-dir="$M" rev-list --objects --all | sort | md5sum; }
+for i in $(seq 20); do
+    echo "scratch $i" | git --git-dir="$M" hash-object -w --stdin |
+        git --git-dir="$M" pack-objects -q "$M/objects/pack/pack" >/dev/null
+done
+before=$(packs); set0=$(objset)
+out=$("$TOOL" maintain 2>&1); rc=$?
+is "past 16 packs ($before), maintain repacks into one, with a log line" \
+    "$rc:$(packs):$(printf '%s' "$out" | grep -c 'repacked the mirror')" "0:1:1"
+is "every object reachable from every ref is still there (fsck, same set)" \
+    "$(git --git-dir="$M" fsck --no-dangling 2>&1 | grep -v '^notice'; objset)" "$set0"
+GS_TAG=big "$TOOL" import 5000 >/dev/null 2>&1
+before=$(loose)
+out=$("$TOOL" maintain 2>&1); rc=$?
+is "past ~4,096 loose objects ($before), maintain packs them too" "$rc:$(packs):$(loose)" "0:1:0"
+out=$("$TOOL" maintain 2>&1)
+is "a lean mirror is left alone" "$(printf '%s' "$out" | grep -c 'repacked')" 0
+GS_TAG=after-repack "$TOOL" commit-push 1 >/dev/null 2>&1; rc=$?
+is "commits and pushes go on after the repack" "$rc:$(rlog %s | head -n 1)" "0:model r0: updated in test"
 
 out=$(GS_URL="file://$T/nowhere.git" "$TOOL" fetch 2>/dev/null); rc=$?
 like "an unreachable remote is a network error naming the URL" "$rc: $out" "^13: network: fetch from file://$T/nowhere.git"
