@@ -33,6 +33,15 @@ _cleanup() {
         done
         kill -9 "$_p" 2>/dev/null
     done
+    # Sanitizer reports of the processes the test started (they write them
+    # to their logs as they exit): a leak or an error fails the test.
+    _san=$(grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log 2>/dev/null | head -n 3)
+    if [ -n "$_san" ]; then
+        for _f in $_san; do
+            echo "# sanitizer report in $(basename "$_f"):"
+            grep -E -A 25 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$_f" | head -n 40 | sed 's/^/#   /'
+        done
+    fi
     # A test that names its secrets in SECRETS_SCAN has gitsyncd's log
     # checked for them once the daemon is gone (synclib.sh does).
     _leak=""
@@ -44,6 +53,10 @@ _cleanup() {
     if [ "${KEEP_TMP:-}" = "" ]; then rm -rf "$T"; else echo "# kept $T"; fi
     if [ -n "$_leak" ]; then
         echo "Bail out! a secret is in gitsyncd's log:$_leak"
+        exit 1
+    fi
+    if [ -n "$_san" ]; then
+        echo "Bail out! a process this test started reported a sanitizer error or leak"
         exit 1
     fi
 }
