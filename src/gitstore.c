@@ -1220,6 +1220,7 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     }
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     gitstore_callbacks(gs, &po.callbacks);
+    po.pb_parallelism = 0; /* delta search on every core, not one */
     rc = git_remote_push(remote, &arr, &po);
     git_remote_free(remote);
     log_debug("push", "mirror", gs->path, "url", gs->safe_url, "ref", dst,

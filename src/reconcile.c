@@ -67,6 +67,9 @@ struct rc_state {
 };
 
 static pthread_key_t rc_key;
+/* Actors remembered from the audit log, at most. */
+#define RC_MAX_AUDIT_ACTORS 50000
+
 static pthread_once_t rc_once = PTHREAD_ONCE_INIT;
 static reconcile_request_fn rc_observer;
 static void *rc_observer_arg;
@@ -429,6 +432,12 @@ rc_read_audit(struct rc_state *st)
         if (kind == NULL || slug == NULL || !json_is_object(actor))
             continue;
         key = xasprintf("%s/%s", kind, slug);
+        /* One entry per resource ever changed: bounded, so that years of
+         * churn (created, deleted, never seen again) cost no memory.  An
+         * actor forgotten here falls back to the event's, then gitsyncd's. */
+        if (json_object_size(ctx->audit_actors) >= RC_MAX_AUDIT_ACTORS &&
+            json_object_get(ctx->audit_actors, key) == NULL)
+            json_object_clear(ctx->audit_actors);
         json_object_set_new(ctx->audit_actors, key,
                             json_pack("{s:O?,s:O?,s:O?}", "name",
                                       json_object_get(actor, "name"), "email",
