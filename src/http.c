@@ -33,11 +33,30 @@ struct http_seen {
     struct http_seen *next; /* hash chain */
 };
 
+/* A token bucket: rate tokens a second, at most burst. */
+struct http_bucket {
+    double tokens;
+    double last;
+};
+
+/* Refill b to now; true (taking a token) if one is there. */
+static bool
+http_bucket_take(struct http_bucket *b, double now, double rate, double burst)
+{
+    b->tokens += (now - b->last) * rate;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last = now;
+    if (b->tokens < 1)
+        return false;
+    b->tokens -= 1;
+    return true;
+}
+
 /* A client's token bucket. */
 struct http_client {
     char addr[64];
-    double tokens;
-    double last;
+    struct http_bucket bucket;
 };
 
 struct http_server {
@@ -56,7 +75,7 @@ struct http_server {
     size_t ringcap, ringpos;
     struct http_client clients[HTTP_CLIENTS];
     /* flood guard for refusal and ignore lines (libevent thread only) */
-    double noise_tokens, noise_at;
+    struct http_bucket noise;
     unsigned long noise_dropped;
 };
 
@@ -156,23 +175,16 @@ http_rate_ok(struct http_server *s, const char *addr)
             c = &s->clients[i];
             break;
         }
-        if (s->clients[i].last < oldest->last)
+        if (s->clients[i].bucket.last < oldest->bucket.last)
             oldest = &s->clients[i];
     }
     if (c == NULL) {
         c = oldest;
         snprintf(c->addr, sizeof c->addr, "%s", addr);
-        c->tokens = s->cfg->rate_burst;
-        c->last = now;
+        c->bucket.tokens = s->cfg->rate_burst;
+        c->bucket.last = now;
     }
-    c->tokens += (now - c->last) * s->cfg->rate_limit;
-    if (c->tokens > s->cfg->rate_burst)
-        c->tokens = s->cfg->rate_burst;
-    c->last = now;
-    if (c->tokens < 1)
-        return false;
-    c->tokens -= 1;
-    return true;
+    return http_bucket_take(&c->bucket, now, s->cfg->rate_limit, s->cfg->rate_burst);
 }
 
 /* Answer with a JSON body. */
@@ -201,18 +213,12 @@ http_reply_json(struct evhttp_request *req, int code, json_t *body)
 static bool
 http_noise_ok(struct http_server *s)
 {
-    double now = now_mono();
     char n[32];
 
-    s->noise_tokens += (now - s->noise_at) * HTTP_NOISE_RATE;
-    if (s->noise_tokens > HTTP_NOISE_BURST)
-        s->noise_tokens = HTTP_NOISE_BURST;
-    s->noise_at = now;
-    if (s->noise_tokens < 1) {
+    if (!http_bucket_take(&s->noise, now_mono(), HTTP_NOISE_RATE, HTTP_NOISE_BURST)) {
         s->noise_dropped++;
         return false;
     }
-    s->noise_tokens -= 1;
     if (s->noise_dropped > 0) {
         snprintf(n, sizeof n, "%lu", s->noise_dropped);
         log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);

@@ -89,7 +89,7 @@ cmd_apply_log_opts(void)
  * root and were not told --allow-root; --help is always answered.
  */
 static int
-main_refuse_root(int argc, char **argv)
+main_root_ok(int argc, char **argv)
 {
     int i;
 
@@ -157,7 +157,7 @@ main(int argc, char **argv)
 
     for (i = 0; i < nitems(main_cmds); i++) {
         if (strcmp(argv[0], main_cmds[i].name) == 0) {
-            if (main_cmds[i].daemon && !main_refuse_root(argc, argv))
+            if (main_cmds[i].daemon && !main_root_ok(argc, argv))
                 return EXIT_USAGE;
             optind = 0; /* reset getopt for the subcommand */
             return main_cmds[i].exec(argc, argv);
