@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <git2/sys/odb_backend.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -61,6 +62,8 @@ struct gitstore_epoch {
 };
 static pthread_mutex_t gitstore_epoch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gitstore_epoch *gitstore_epochs;
+
+static int gitstore_refresh(struct gitstore *gs, char **err);
 
 /* The repack count of the mirror at path, after adding bump to it. */
 static unsigned long
@@ -542,6 +545,8 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
 
     *exists = false;
     memset(head, 0, sizeof *head);
+    if (gitstore_refresh(gs, err) != 0)
+        return GITSTORE_ERROR;
     if (gitstore_remote(gs, &remote, err) != 0)
         return GITSTORE_ERROR;
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
@@ -959,9 +964,10 @@ gitstore_count_objects(const char *objects, size_t *packs, size_t *loose17)
     free(path);
 }
 
-/* Remove what a repack made redundant: other packs, loose objects. */
+/* Remove what a repack made redundant: other packs (but keep and keep2,
+ * when not ""), loose objects. */
 static void
-gitstore_prune_objects(const char *objects, const char *keep)
+gitstore_prune_objects(const char *objects, const char *keep, const char *keep2)
 {
     struct dirent *d, *f;
     char *path, *file;
@@ -971,6 +977,7 @@ gitstore_prune_objects(const char *objects, const char *keep)
     if ((dir = opendir(path)) != NULL) {
         while ((d = readdir(dir)) != NULL) {
             if (strncmp(d->d_name, "pack-", 5) != 0 || strstr(d->d_name, keep) != NULL ||
+                (keep2[0] != '\0' && strncmp(d->d_name, keep2, strlen(keep2)) == 0) ||
                 !(str_endswith(d->d_name, ".pack") || str_endswith(d->d_name, ".idx") ||
                   str_endswith(d->d_name, ".rev")))
                 continue;
@@ -1004,6 +1011,85 @@ gitstore_prune_objects(const char *objects, const char *keep)
     closedir(dir);
 }
 
+/* The name ("pack-<hash>") and size of the largest pack, if any. */
+static void
+gitstore_largest_pack(const char *packdir, char *name, size_t size, off_t *bytes, off_t *others)
+{
+    struct dirent *d;
+    struct stat st;
+    char *file;
+    DIR *dir;
+
+    name[0] = '\0';
+    *bytes = *others = 0;
+    if ((dir = opendir(packdir)) == NULL)
+        return;
+    while ((d = readdir(dir)) != NULL) {
+        if (!str_endswith(d->d_name, ".pack"))
+            continue;
+        file = xasprintf("%s/%s", packdir, d->d_name);
+        if (stat(file, &st) == 0) {
+            if (st.st_size > *bytes) {
+                *others += *bytes;
+                *bytes = st.st_size;
+                snprintf(name, size, "%.*s", (int)(strlen(d->d_name) - 5), d->d_name);
+            } else {
+                *others += st.st_size;
+            }
+        }
+        free(file);
+    }
+    closedir(dir);
+}
+
+static int
+gitstore_insert_oid(const git_oid *id, void *payload)
+{
+    return git_packbuilder_insert(payload, id, NULL);
+}
+
+/* Insert every object of backend b into pb, then free b. */
+static int
+gitstore_insert_backend(git_packbuilder *pb, git_odb_backend *b)
+{
+    int rc = b->foreach != NULL ? b->foreach(b, gitstore_insert_oid, pb) : 0;
+
+    b->free(b);
+    return rc;
+}
+
+/*
+ * The incremental repack: the objects of every pack but the largest, and
+ * the loose ones, into pb (no reachability walk: what is unreachable goes
+ * at the next full repack).
+ */
+static int
+gitstore_insert_recent(git_packbuilder *pb, const char *objects, const char *keep)
+{
+    git_odb_backend *b = NULL;
+    struct dirent *d;
+    char *packdir = xasprintf("%s/pack", objects), *idx;
+    DIR *dir;
+    int rc = 0;
+
+    if ((dir = opendir(packdir)) != NULL) {
+        while (rc == 0 && (d = readdir(dir)) != NULL) {
+            if (!str_endswith(d->d_name, ".idx") || (keep[0] != '\0' && strncmp(d->d_name, keep, strlen(keep)) == 0))
+                continue;
+            idx = xasprintf("%s/%s", packdir, d->d_name);
+            rc = git_odb_backend_one_pack(&b, idx);
+            free(idx);
+            if (rc == 0)
+                rc = gitstore_insert_backend(pb, b);
+        }
+        closedir(dir);
+    }
+    free(packdir);
+    if (rc == 0 && (rc = git_odb_backend_loose(&b, objects, -1, 0, 0, 0)) == 0)
+        rc = gitstore_insert_backend(pb, b);
+    return rc;
+}
+
 static int
 gitstore_push_ref_oid(git_reference *ref, void *payload)
 {
@@ -1019,31 +1105,40 @@ gitstore_push_ref_oid(git_reference *ref, void *payload)
     return 0;
 }
 
+/* Another thread's handle repacked the mirror: reopen ours. */
+static int
+gitstore_refresh(struct gitstore *gs, char **err)
+{
+    unsigned long now = gitstore_epoch(gs->path, 0);
+    git_repository *repo = NULL;
+
+    if (now == gs->epoch)
+        return 0;
+    if (git_repository_open_bare(&repo, gs->path) != 0) {
+        set_error(err, "cannot reopen the mirror %s: %s", gs->path, gitstore_giterr());
+        return -1;
+    }
+    git_repository_free(gs->repo);
+    gs->repo = repo;
+    gs->epoch = now;
+    return 0;
+}
+
 int
 gitstore_maintain(struct gitstore *gs, char **err)
 {
     git_packbuilder *pb = NULL;
     git_revwalk *walk = NULL;
-    char *objects, *packdir, name[GIT_OID_HEXSZ + 1];
+    char *objects, *packdir = NULL, name[GIT_OID_HEXSZ + 1], big[64];
     size_t packs, loose17, nobj;
-    unsigned long now;
+    off_t bigbytes, rest;
+    bool full;
     double t0;
     char a[32], b[32], c[32], sec[32];
     int rc = -1;
 
-    /* Another thread's handle repacked the mirror: reopen ours. */
-    now = gitstore_epoch(gs->path, 0);
-    if (now != gs->epoch) {
-        git_repository *repo = NULL;
-
-        if (git_repository_open_bare(&repo, gs->path) != 0) {
-            set_error(err, "cannot reopen the mirror %s: %s", gs->path, gitstore_giterr());
-            return -1;
-        }
-        git_repository_free(gs->repo);
-        gs->repo = repo;
-        gs->epoch = now;
-    }
+    if (gitstore_refresh(gs, err) != 0)
+        return -1;
     objects = xasprintf("%s/objects", gs->path);
     gitstore_count_objects(objects, &packs, &loose17);
     /* Like git gc --auto: too many packs (each holds a descriptor and a
@@ -1055,9 +1150,21 @@ gitstore_maintain(struct gitstore *gs, char **err)
     }
     t0 = now_mono();
     packdir = xasprintf("%s/pack", objects);
-    if (git_packbuilder_new(&pb, gs->repo) != 0 || git_revwalk_new(&walk, gs->repo) != 0 ||
-        git_reference_foreach(gs->repo, gitstore_push_ref_oid, walk) != 0 ||
-        git_packbuilder_insert_walk(pb, walk) != 0 ||
+    /*
+     * Geometric, like git's: while what came since is small next to the
+     * largest pack (under half its size, loose objects counted at 1 KiB),
+     * only that is packed, so the cost follows the new objects and not the
+     * whole history; otherwise everything reachable is packed anew.
+     */
+    gitstore_largest_pack(packdir, big, sizeof big, &bigbytes, &rest);
+    full = big[0] == '\0' || (rest + (off_t)loose17 * 256 * 1024) * 2 > bigbytes;
+    if (full)
+        big[0] = '\0';
+    if (git_packbuilder_new(&pb, gs->repo) != 0 ||
+        (full ? git_revwalk_new(&walk, gs->repo) != 0 ||
+                    git_reference_foreach(gs->repo, gitstore_push_ref_oid, walk) != 0 ||
+                    git_packbuilder_insert_walk(pb, walk) != 0
+              : gitstore_insert_recent(pb, objects, big) != 0) ||
         git_packbuilder_write(pb, packdir, 0, NULL, NULL) != 0) {
         set_error(err, "cannot repack the mirror %s: %s", gs->path, gitstore_giterr());
         goto out;
@@ -1078,7 +1185,7 @@ gitstore_maintain(struct gitstore *gs, char **err)
             goto out;
         }
     }
-    gitstore_prune_objects(objects, name);
+    gitstore_prune_objects(objects, name, big);
     gitstore_epoch(gs->path, 1);
     gs->epoch = gitstore_epoch(gs->path, 0);
     {
@@ -1093,8 +1200,8 @@ gitstore_maintain(struct gitstore *gs, char **err)
     snprintf(b, sizeof b, "%zu", loose17 * 256);
     snprintf(c, sizeof c, "%zu", nobj);
     snprintf(sec, sizeof sec, "%.3f", now_mono() - t0);
-    log_info("repacked the mirror", "mirror", gs->path, "packs_before", a, "loose_before_estimate", b,
-             "objects", c, "seconds", sec);
+    log_info("repacked the mirror", "mirror", gs->path, "how", full ? "all reachable objects" : "new objects only",
+             "packs_before", a, "loose_before_estimate", b, "objects", c, "seconds", sec);
     rc = 0;
 out:
     git_revwalk_free(walk);

@@ -1122,12 +1122,6 @@ rc_pass(struct rc_state *st, char **err)
     size_t i;
     int rc;
 
-    if (gitstore_maintain(st->ctx->gs, err) != 0) {
-        /* A cache that could not be repacked still works: go on. */
-        log_warn("mirror maintenance failed", "workspace", st->ws->name, "error", *err);
-        free(*err);
-        *err = NULL;
-    }
     gr = gitstore_fetch(st->ctx->gs, &st->ghead, &st->gexists, err);
     if (gr != GITSTORE_OK) {
         char *m = xasprintf("fetch failed (%s): %s", gitstore_result_name(gr),
@@ -1239,5 +1233,16 @@ reconcile_run(const struct config *cfg, const struct config_workspace *ws,
         }
     }
     rep->passes = passes;
+    /* Housekeeping once the changes are through, so that a repack never
+     * delays the change that triggered the job (it may delay the next). */
+    {
+        char *merr = NULL;
+
+        if (gitstore_maintain(st.ctx->gs, &merr) != 0) {
+            /* A cache that could not be repacked still works: go on. */
+            log_warn("mirror maintenance failed", "workspace", ws->name, "error", merr);
+            free(merr);
+        }
+    }
     return rc < 0 ? -1 : 0;
 }

@@ -51,8 +51,9 @@ git_repository *gitstore_repo(struct gitstore *gs);
  * one pack and delete the rest (libgit2 never packs by itself: each fetch
  * adds a pack and each commit loose objects, and a mirror with hundreds of
  * packs holds a descriptor per pack and searches them all on each lookup).
- * Also reopens this handle when another thread's handle repacked.  Call it
- * between operations, never while one runs on the same mirror.
+ * Call it between operations (reconcile_run does, after its passes),
+ * never while one runs on the same mirror; a handle of another thread
+ * reopens the mirror at its next fetch.
  */
 int gitstore_maintain(struct gitstore *gs, char **err);
 
