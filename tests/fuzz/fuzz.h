@@ -1,8 +1,9 @@
 /*
- * Shared parts of the libFuzzer targets: request headers from a table,
- * splitting an input into newline-separated fields, and signing a body the
- * way a Git host or a Standard Webhooks sender does, so that a target can
- * reach the parser behind a signature check as well as the check itself.
+ * Shared parts of the libFuzzer targets (request headers come from
+ * tests/hook-headers.h): splitting an input into newline-separated fields,
+ * and signing a body the way a Git host or a Standard Webhooks sender
+ * does, so that a target can reach the parser behind a signature check as
+ * well as the check itself.
  */
 #ifndef GITSYNCD_FUZZ_H
 #define GITSYNCD_FUZZ_H
@@ -21,34 +22,9 @@
 #include "gitsyncd/hooks.h"
 #include "gitsyncd/util.h"
 
+#include "../hook-headers.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct fuzz_hdrs {
-    const char *kv[16];
-    size_t n;
-};
-
-static const char *
-fuzz_hdr_get(void *arg, const char *name)
-{
-    struct fuzz_hdrs *h = arg;
-    size_t i;
-
-    for (i = 0; i + 1 < h->n; i += 2) {
-        if (strcasecmp(h->kv[i], name) == 0)
-            return h->kv[i + 1];
-    }
-    return NULL;
-}
-
-static void
-fuzz_hdr_add(struct fuzz_hdrs *h, const char *k, const char *v)
-{
-    if (h->n + 2 <= sizeof h->kv / sizeof h->kv[0]) {
-        h->kv[h->n++] = k;
-        h->kv[h->n++] = v;
-    }
-}
 
 /*
  * Cut the first nfields newline-terminated fields off data into fields[]

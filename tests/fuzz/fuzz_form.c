@@ -7,8 +7,8 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_hdrs h = { .n = 0 };
-    struct hook_headers hh = { fuzz_hdr_get, &h };
+    struct hdrs h = { .n = 0 };
+    struct hook_headers hh = { hdr_get, &h };
     struct config_workspace ws;
     struct hook_push push;
     char *reason = NULL;
@@ -20,8 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ws.git.branch = "master";
     ws.git.path = "";
     ws.git.insecure_no_signature = true;
-    fuzz_hdr_add(&h, "X-GitHub-Event", "push");
-    fuzz_hdr_add(&h, "Content-Type", "application/x-www-form-urlencoded");
+    hdr_add(&h, "X-GitHub-Event", "push");
+    hdr_add(&h, "Content-Type", "application/x-www-form-urlencoded");
     (void)hooks_git(&ws, &hh, (const char *)data, size, &push, &reason);
     if (reason == NULL)
         abort();

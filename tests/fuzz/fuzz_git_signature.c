@@ -24,8 +24,8 @@ static const struct {
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_hdrs h = { .n = 0 };
-    struct hook_headers hh = { fuzz_hdr_get, &h };
+    struct hdrs h = { .n = 0 };
+    struct hook_headers hh = { hdr_get, &h };
     struct config_workspace ws;
     struct hook_push push;
     const char *f[2], *body;
@@ -47,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ws.git.path = "";
     ws.git.webhook_secret = SECRET;
     ws.git.allow_sha1 = (flags & 0x10) != 0;
-    fuzz_hdr_add(&h, hosts[which].event_header, hosts[which].event);
+    hdr_add(&h, hosts[which].event_header, hosts[which].event);
     if (flags & 0x20) {
         if (hosts[which].host == GIT_HOST_GITLAB)
             valid = xstrdup(SECRET);
@@ -57,12 +57,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             valid = fuzz_hmac_hex(EVP_sha1(), SECRET, body, blen, "sha1=");
         else
             valid = fuzz_hmac_hex(EVP_sha256(), SECRET, body, blen, "sha256=");
-        fuzz_hdr_add(&h, hosts[which].sig_header, valid);
+        hdr_add(&h, hosts[which].sig_header, valid);
     } else {
-        fuzz_hdr_add(&h, hosts[which].sig_header, f[0]);
+        hdr_add(&h, hosts[which].sig_header, f[0]);
     }
-    fuzz_hdr_add(&h, "X-GitHub-Delivery", f[1]);
-    fuzz_hdr_add(&h, "Idempotency-Key", f[1]);
+    hdr_add(&h, "X-GitHub-Delivery", f[1]);
+    hdr_add(&h, "Idempotency-Key", f[1]);
     v = hooks_git(&ws, &hh, body, blen, &push, &reason);
     if (reason == NULL)
         abort();

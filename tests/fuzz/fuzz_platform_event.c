@@ -32,8 +32,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_hdrs h = { .n = 0 };
-    struct hook_headers hh = { fuzz_hdr_get, &h };
+    struct hdrs h = { .n = 0 };
+    struct hook_headers hh = { hdr_get, &h };
     struct config_workspace ws;
     struct job_resource res;
     char *reason = NULL, *delivery = NULL;
@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&ws, 0, sizeof ws);
     ws.name = "fuzz";
     ws.platform.insecure_no_signature = true;
-    fuzz_hdr_add(&h, "webhook-id", "msg_fuzz");
+    hdr_add(&h, "webhook-id", "msg_fuzz");
     v = hooks_platform(&ws, profiles[data[0] % 3], &hh, (const char *)data + 1, size - 1,
                        1700000000.0, &res, &delivery, &reason);
     if (reason == NULL)

@@ -9,8 +9,8 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_hdrs h = { .n = 0 };
-    struct hook_headers hh = { fuzz_hdr_get, &h };
+    struct hdrs h = { .n = 0 };
+    struct hook_headers hh = { hdr_get, &h };
     struct config_workspace ws;
     struct hook_push push;
     char *reason = NULL;
@@ -23,8 +23,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ws.git.branch = "master";
     ws.git.path = size > 0 && data[0] % 2 ? "models/" : "";
     ws.git.insecure_no_signature = true;
-    fuzz_hdr_add(&h, FUZZ_EVENT_HEADER, FUZZ_EVENT);
-    fuzz_hdr_add(&h, "Content-Type", "application/json");
+    hdr_add(&h, FUZZ_EVENT_HEADER, FUZZ_EVENT);
+    hdr_add(&h, "Content-Type", "application/json");
     v = hooks_git(&ws, &hh, (const char *)data, size, &push, &reason);
     if (reason == NULL)
         abort(); /* every verdict carries its reason */

@@ -57,8 +57,8 @@ sign(const char *id, const char *ts, const char *body, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_hdrs h = { .n = 0 };
-    struct hook_headers hh = { fuzz_hdr_get, &h };
+    struct hdrs h = { .n = 0 };
+    struct hook_headers hh = { hdr_get, &h };
     struct config_workspace ws;
     struct job_resource res;
     const char *f[3], *body, *ts;
@@ -81,9 +81,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         sigs = xstrdup(f[2]);
     }
-    fuzz_hdr_add(&h, "webhook-id", f[0]);
-    fuzz_hdr_add(&h, "webhook-timestamp", ts);
-    fuzz_hdr_add(&h, "webhook-signature", sigs);
+    hdr_add(&h, "webhook-id", f[0]);
+    hdr_add(&h, "webhook-timestamp", ts);
+    hdr_add(&h, "webhook-signature", sigs);
     v = hooks_platform(&ws, profile, &hh, body, blen, NOW, &res, &delivery, &reason);
     if (reason == NULL)
         abort();

@@ -18,31 +18,7 @@
 
 #define SECRET "fixture-secret-2f8a"
 
-/* Request headers of a test: name/value pairs. */
-struct hdrs {
-    const char *kv[16];
-    size_t n;
-};
-
-static const char *
-hdr_get(void *arg, const char *name)
-{
-    struct hdrs *h = arg;
-    size_t i;
-
-    for (i = 0; i + 1 < h->n; i += 2) {
-        if (strcasecmp(h->kv[i], name) == 0)
-            return h->kv[i + 1];
-    }
-    return NULL;
-}
-
-static void
-hdr_add(struct hdrs *h, const char *k, const char *v)
-{
-    h->kv[h->n++] = k;
-    h->kv[h->n++] = v;
-}
+#include "../hook-headers.h"
 
 static char *
 fixture(const char *name, size_t *len)
