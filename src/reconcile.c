@@ -974,10 +974,10 @@ rc_inbound(struct rc_state *st)
 static void
 rc_confirm_absent(struct rc_state *st)
 {
+    size_t nk = st->ctx->profile->nkinds, i, j, ki;
+    json_t **relist = xcalloc(nk + 1, sizeof *relist), *item, *v;
     enum platform_result r;
-    json_t *item;
     char *err;
-    size_t i;
 
     for (i = 0; i < st->nslots; i++) {
         struct rc_slot *s = &st->slots[i];
@@ -986,7 +986,22 @@ rc_confirm_absent(struct rc_state *st)
             continue;
         item = NULL;
         err = NULL;
-        r = platform_get_by_slug(st->ctx->pl, s->kind, s->slug, &item, &err);
+        ki = rc_kind_index(st, s->kind);
+        if (s->kind->slug_query != NULL) {
+            r = platform_get_by_slug(st->ctx->pl, s->kind, s->slug, &item, &err);
+        } else {
+            /* No query by slug: one second listing per kind, for all. */
+            r = relist[ki] != NULL ? PLATFORM_OK
+                                   : platform_list(st->ctx->pl, s->kind, &relist[ki], &err);
+            json_array_foreach(r == PLATFORM_OK ? relist[ki] : NULL, j, v) {
+                const char *slug = json_string_value(json_object_get(v, s->kind->slug_field));
+
+                if (slug != NULL && strcmp(slug, s->slug) == 0) {
+                    item = json_incref(v);
+                    break;
+                }
+            }
+        }
         if (r != PLATFORM_OK) {
             s->p_unknown = true;
             log_warn("cannot confirm a deletion on the platform; deciding on the next pass",
@@ -1008,6 +1023,9 @@ rc_confirm_absent(struct rc_state *st)
         }
         json_decref(item);
     }
+    for (i = 0; i < nk; i++)
+        json_decref(relist[i]);
+    free(relist);
 }
 
 /* Decide, for each slot, what happens (DESIGN §4 steps 1-3). */

@@ -1,10 +1,14 @@
 /*
  * A Git host's push payload parser, reached without a signature (the
  * workspace says insecure_no_signature) so that every input is parsed.
- * Define FUZZ_HOST, FUZZ_EVENT_HEADER, FUZZ_EVENT and FUZZ_URL, then
- * include this file.
+ * Define FUZZ_HOST, FUZZ_EVENT_HEADER, FUZZ_EVENT and FUZZ_URL (and
+ * FUZZ_CONTENT_TYPE for another body than JSON), then include this file.
  */
 #include "fuzz.h"
+
+#ifndef FUZZ_CONTENT_TYPE
+#define FUZZ_CONTENT_TYPE "application/json"
+#endif
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -24,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ws.git.path = size > 0 && data[0] % 2 ? "models/" : "";
     ws.git.insecure_no_signature = true;
     hdr_add(&h, FUZZ_EVENT_HEADER, FUZZ_EVENT);
-    hdr_add(&h, "Content-Type", "application/json");
+    hdr_add(&h, "Content-Type", FUZZ_CONTENT_TYPE);
     v = hooks_git(&ws, &hh, (const char *)data, size, &push, &reason);
     if (reason == NULL)
         abort(); /* every verdict carries its reason */
