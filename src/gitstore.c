@@ -27,6 +27,7 @@
 #define GITSTORE_MAX_PACKS 16
 #define GITSTORE_MAX_LOOSE 4096
 #define GITSTORE_MAX_AUTH_TRIES 1
+#define GITSTORE_CACHE_BYTES (4 * 1024 * 1024)
 #define GITSTORE_STALE_LOCK 5
 
 struct gitstore {
@@ -213,6 +214,13 @@ gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
 
     *out = NULL;
     git_libgit2_init();
+    /*
+     * libgit2 keeps parsed commits and small trees in a cache of up to
+     * 256 MB shared by every repository; a daemon that walks ever more
+     * history would grow towards that.  What it saves is small next to a
+     * job's fetch, so a few MB are plenty.
+     */
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)GITSTORE_CACHE_BYTES);
     gs = xcalloc(1, sizeof *gs);
     gs->git = opts->git;
     gs->path = xasprintf("%s/%s.git", opts->state_dir, opts->workspace);
@@ -1011,33 +1019,58 @@ gitstore_prune_objects(const char *objects, const char *keep, const char *keep2)
     closedir(dir);
 }
 
-/* The name ("pack-<hash>") and size of the largest pack, if any. */
+static int
+gitstore_count_oid(const git_oid *id, void *payload)
+{
+    (void)id;
+    ++*(size_t *)payload;
+    return 0;
+}
+
+/* The number of objects in the pack whose index is idx (0 if unreadable). */
+static size_t
+gitstore_pack_objects(const char *idx)
+{
+    git_odb_backend *b = NULL;
+    size_t n = 0;
+
+    if (git_odb_backend_one_pack(&b, idx) != 0)
+        return 0;
+    if (b->foreach != NULL)
+        (void)b->foreach(b, gitstore_count_oid, &n);
+    b->free(b);
+    return n;
+}
+
+/*
+ * The name ("pack-<hash>") and object count of the pack with the most
+ * objects, if any, and the objects in all the others.
+ */
 static void
-gitstore_largest_pack(const char *packdir, char *name, size_t size, off_t *bytes, off_t *others)
+gitstore_largest_pack(const char *packdir, char *name, size_t size, size_t *objs, size_t *others)
 {
     struct dirent *d;
-    struct stat st;
     char *file;
+    size_t n;
     DIR *dir;
 
     name[0] = '\0';
-    *bytes = *others = 0;
+    *objs = *others = 0;
     if ((dir = opendir(packdir)) == NULL)
         return;
     while ((d = readdir(dir)) != NULL) {
-        if (!str_endswith(d->d_name, ".pack"))
+        if (!str_endswith(d->d_name, ".idx"))
             continue;
         file = xasprintf("%s/%s", packdir, d->d_name);
-        if (stat(file, &st) == 0) {
-            if (st.st_size > *bytes) {
-                *others += *bytes;
-                *bytes = st.st_size;
-                snprintf(name, size, "%.*s", (int)(strlen(d->d_name) - 5), d->d_name);
-            } else {
-                *others += st.st_size;
-            }
-        }
+        n = gitstore_pack_objects(file);
         free(file);
+        if (n > *objs) {
+            *others += *objs;
+            *objs = n;
+            snprintf(name, size, "%.*s", (int)(strlen(d->d_name) - 4), d->d_name);
+        } else {
+            *others += n;
+        }
     }
     closedir(dir);
 }
@@ -1130,8 +1163,7 @@ gitstore_maintain(struct gitstore *gs, char **err)
     git_packbuilder *pb = NULL;
     git_revwalk *walk = NULL;
     char *objects, *packdir = NULL, name[GIT_OID_HEXSZ + 1], big[64];
-    size_t packs, loose17, nobj;
-    off_t bigbytes, rest;
+    size_t packs, loose17, nobj, bigobjs, rest;
     bool full;
     double t0;
     char a[32], b[32], c[32], sec[32];
@@ -1151,13 +1183,16 @@ gitstore_maintain(struct gitstore *gs, char **err)
     t0 = now_mono();
     packdir = xasprintf("%s/pack", objects);
     /*
-     * Geometric, like git's: while what came since is small next to the
-     * largest pack (under half its size, loose objects counted at 1 KiB),
-     * only that is packed, so the cost follows the new objects and not the
-     * whole history; otherwise everything reachable is packed anew.
+     * Geometric, like git repack --geometric=2, by object counts: while
+     * the objects that came since (other packs, loose) are fewer than half
+     * of the largest pack's, only those are packed, so the cost follows
+     * the new objects and not the whole history; otherwise everything
+     * reachable is packed anew, which doubles the largest pack at least,
+     * so full repacks get rarer as history grows.  (Sizes would mislead: a
+     * loose tree is stored whole, the same tree in a pack as a delta.)
      */
-    gitstore_largest_pack(packdir, big, sizeof big, &bigbytes, &rest);
-    full = big[0] == '\0' || (rest + (off_t)loose17 * 256 * 1024) * 2 > bigbytes;
+    gitstore_largest_pack(packdir, big, sizeof big, &bigobjs, &rest);
+    full = big[0] == '\0' || (rest + loose17 * 256) * 2 > bigobjs;
     if (full)
         big[0] = '\0';
     if (git_packbuilder_new(&pb, gs->repo) != 0 ||

@@ -207,7 +207,7 @@ main(int argc, char **argv)
     } else if (strcmp(argv[1], "import") == 0 && argc >= 3) {
         count = atoi(argv[2]);
         tool_fetch(gs, &head, &exists);
-        ch = tool_changes(gs, count, "import", &msgs);
+        ch = tool_changes(gs, count, env("GS_TAG", "import"), &msgs);
         if (gitstore_commit_many(gs, exists ? &head : NULL, ch, (size_t)count,
                                  "Import resources from test\n\nGitsyncd-Event: import\n",
                                  &next, &err) != 0) {

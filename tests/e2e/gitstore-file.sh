@@ -4,7 +4,7 @@
 # empty and an unreachable remote.  The git CLI checks what was written.
 . "$top_srcdir/tests/e2e/lib.sh"
 TOOL=$top_builddir/tests/gitstore-tool
-plan 26
+plan 28
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
@@ -112,6 +112,20 @@ is "small packs beside a large one: only they are repacked, the large one stays"
 is "... and nothing reachable is lost" "$(git --git-dir="$M" fsck --no-dangling 2>&1 | grep -v '^notice'; objset)" "$set0"
 GS_TAG=after-repack "$TOOL" commit-push 1 >/dev/null 2>&1; rc=$?
 is "commits and pushes go on after the repack" "$rc:$(rlog %s | head -n 1)" "0:model r0: updated in test"
+# Many loose objects beside a much larger pack are packed by themselves
+# too: counted as objects, not as bytes (a loose tree is stored whole, so
+# its bytes would always make it look larger than the pack).
+GS_TAG=bigger "$TOOL" import 12000 >/dev/null 2>&1
+"$TOOL" maintain >/dev/null 2>&1
+bigpack=$(ls -S "$M/objects/pack/"*.pack | head -n 1)
+mkdir "$T/blobs"
+for i in $(seq 6000); do echo "loose blob $i" > "$T/blobs/$i"; done
+(cd "$T/blobs" && ls | git --git-dir="$M" hash-object -w --stdin-paths >/dev/null)
+before=$(loose); set0=$(objset)
+out=$("$TOOL" maintain 2>&1)
+is "$before loose objects beside a pack of more than twice as many: only they are packed" \
+    "$(printf '%s' "$out" | grep -c 'how="new objects only"'):$(packs):$(loose):$(test -f "$bigpack" && echo kept)" "1:2:0:kept"
+is "... and nothing reachable is lost" "$(git --git-dir="$M" fsck --no-dangling 2>&1 | grep -v '^notice'; objset)" "$set0"
 
 out=$(GS_URL="file://$T/nowhere.git" "$TOOL" fetch 2>/dev/null); rc=$?
 like "an unreachable remote is a network error naming the URL" "$rc: $out" "^13: network: fetch from file://$T/nowhere.git"
