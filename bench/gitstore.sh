@@ -65,9 +65,12 @@ print("| --- | ---: | ---: | ---: |")
 for name, b, o in (("gitstore (libgit2, in memory)", gb, go), ("git CLI plumbing", cb, co)):
     print("| %s | %.0f | %.1f | %.1f |" % (name, b["commits"] / b["seconds"], b["push_seconds"] * 1000,
                                            (o["seconds"] + o["push_seconds"]) * 1000))
-print("\nOne commit + push measured on the freshly imported repository; right after the burst (1,000 new loose commits and trees in the mirror) gitstore's takes %.1f ms." % ((ga["seconds"] + ga["push_seconds"]) * 1000))
-print("\ngitstore builds commits %.1fx as fast as the CLI (target: at least 10x: missed; each commit rewrites and deflates the 10,000-entry folder tree); one commit + push to a local remote takes %.1f ms (target: under 20 ms)."
-      % ((gb["commits"] / gb["seconds"]) / (cb["commits"] / cb["seconds"]), (go["seconds"] + go["push_seconds"]) * 1000))
+print("\nOne commit + push measured on the freshly imported repository; right after the burst gitstore's takes %.1f ms." % ((ga["seconds"] + ga["push_seconds"]) * 1000))
+ratio = (gb["commits"] / gb["seconds"]) / (cb["commits"] / cb["seconds"])
+one = (go["seconds"] + go["push_seconds"]) * 1000
+print("\ngitstore builds commits %.1fx as fast as the CLI (target: at least 10x: %s); one commit + push to a local remote takes %.1f ms (target: under 20 ms: %s)."
+      % (ratio, "met" if ratio >= 10 else "missed", one, "met" if one < 20 else "missed"))
+print("\ngitstore keeps each folder's tree builder across the chain and holds new objects in memory (libgit2's mempack) until they are pushed; its push time includes writing them to the mirror as loose objects afterwards. The CLI writes every object to disk as it goes.")
 PY
 printf '\nMeasured %s by `bench/gitstore.sh` (file:// remote).\n' "$(machine_line)" >> "$T/section.md"
 results_section gitstore "$T/section.md"

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -28,10 +29,31 @@
 #define GITSTORE_MAX_LOOSE 4096
 #define GITSTORE_MAX_AUTH_TRIES 1
 #define GITSTORE_CACHE_BYTES (4 * 1024 * 1024)
+/* New objects kept in memory past this many bytes are written out. */
+#define GITSTORE_WB_BYTES ((size_t)256 * 1024 * 1024)
 #define GITSTORE_STALE_LOCK 5
+
+/*
+ * Write-back: the objects gitsyncd creates (blobs, trees, commits) go to
+ * memory first (libgit2's mempack, behind this backend, which remembers
+ * what was written) and reach the mirror's object directory when
+ * gitstore_flush() writes them out as loose objects: after a push has
+ * put them on the remote, before a ref of the mirror may name them, and
+ * when they pass GITSTORE_WB_BYTES.  A chain of commits on a large folder
+ * then costs no deflate and no read-back inflate per commit.
+ */
+struct gitstore_wb {
+    git_odb_backend parent;
+    git_odb_backend *mem;
+    git_oid *ids;
+    size_t n, cap;
+    size_t bytes;
+};
 
 struct gitstore {
     git_repository *repo;
+    struct gitstore_wb *wb; /* owned by repo's object database */
+    git_odb_backend *loose; /* where gitstore_flush writes */
     char *path;
     char *url;           /* with credentials, as configured */
     char *safe_url;      /* without credentials, for messages */
@@ -113,7 +135,10 @@ gitstore_free(struct gitstore *gs)
 
     if (gs == NULL)
         return;
+    /* Unflushed objects are named by no ref of the mirror: nothing lost. */
     git_repository_free(gs->repo);
+    if (gs->loose != NULL)
+        gs->loose->free(gs->loose);
     free(gs->path);
     free(gs->url);
     free(gs->safe_url);
@@ -126,6 +151,131 @@ gitstore_free(struct gitstore *gs)
     free(gs->push_status);
     free(gs);
     git_libgit2_shutdown();
+}
+
+/* ---- write-back object backend ------------------------------------- */
+
+static int
+gitstore_wb_read(void **data, size_t *len, git_object_t *type, git_odb_backend *b, const git_oid *id)
+{
+    struct gitstore_wb *wb = (struct gitstore_wb *)b;
+
+    return wb->mem->read(data, len, type, wb->mem, id);
+}
+
+static int
+gitstore_wb_read_header(size_t *len, git_object_t *type, git_odb_backend *b, const git_oid *id)
+{
+    struct gitstore_wb *wb = (struct gitstore_wb *)b;
+
+    return wb->mem->read_header(len, type, wb->mem, id);
+}
+
+static int
+gitstore_wb_exists(git_odb_backend *b, const git_oid *id)
+{
+    struct gitstore_wb *wb = (struct gitstore_wb *)b;
+
+    return wb->mem->exists(wb->mem, id);
+}
+
+static int
+gitstore_wb_write(git_odb_backend *b, const git_oid *id, const void *data, size_t len, git_object_t type)
+{
+    struct gitstore_wb *wb = (struct gitstore_wb *)b;
+    int rc;
+
+    if (wb->mem->exists(wb->mem, id))
+        return 0;
+    if ((rc = wb->mem->write(wb->mem, id, data, len, type)) != 0)
+        return rc;
+    if (wb->n == wb->cap) {
+        wb->cap = wb->cap != 0 ? wb->cap * 2 : 256;
+        wb->ids = xreallocarray(wb->ids, wb->cap, sizeof *wb->ids);
+    }
+    git_oid_cpy(&wb->ids[wb->n++], id);
+    wb->bytes += len;
+    return 0;
+}
+
+static void
+gitstore_wb_free(git_odb_backend *b)
+{
+    struct gitstore_wb *wb = (struct gitstore_wb *)b;
+
+    wb->mem->free(wb->mem);
+    free(wb->ids);
+    free(wb);
+}
+
+/* Put a write-back backend in front of gs->repo's object database. */
+static int
+gitstore_attach(struct gitstore *gs, char **err)
+{
+    struct gitstore_wb *wb = xcalloc(1, sizeof *wb);
+    git_odb *odb = NULL;
+
+    gs->wb = NULL;
+    if (git_odb_init_backend(&wb->parent, GIT_ODB_BACKEND_VERSION) != 0 || git_mempack_new(&wb->mem) != 0) {
+        free(wb);
+        return gitstore_fail(err, "cannot set up the object store");
+    }
+    wb->parent.read = gitstore_wb_read;
+    wb->parent.read_header = gitstore_wb_read_header;
+    wb->parent.exists = gitstore_wb_exists;
+    wb->parent.write = gitstore_wb_write;
+    wb->parent.free = gitstore_wb_free;
+    /* Ahead of the loose (1) and pack (2) backends, for reads and writes. */
+    if (git_repository_odb(&odb, gs->repo) != 0 || git_odb_add_backend(odb, &wb->parent, 10) != 0) {
+        git_odb_free(odb);
+        gitstore_wb_free(&wb->parent);
+        return gitstore_fail(err, "cannot set up the object store");
+    }
+    git_odb_free(odb);
+    gs->wb = wb;
+    return 0;
+}
+
+/* Write the objects held in memory to the mirror as loose objects. */
+static int
+gitstore_flush(struct gitstore *gs, char **err)
+{
+    struct gitstore_wb *wb = gs->wb;
+    git_object_t type;
+    size_t i, len;
+    void *data;
+    char hex[GIT_OID_HEXSZ + 1];
+
+    if (wb == NULL || wb->n == 0)
+        return 0;
+    for (i = 0; i < wb->n; i++) {
+        if (wb->mem->read(&data, &len, &type, wb->mem, &wb->ids[i]) != 0)
+            return set_error(err, "cannot write object %s to the mirror %s: %s",
+                             git_oid_tostr(hex, sizeof hex, &wb->ids[i]), gs->path, gitstore_giterr());
+        if (gs->loose->write(gs->loose, &wb->ids[i], data, len, type) != 0) {
+            git_odb_backend_data_free(wb->mem, data);
+            return set_error(err, "cannot write object %s to the mirror %s: %s",
+                             git_oid_tostr(hex, sizeof hex, &wb->ids[i]), gs->path, gitstore_giterr());
+        }
+        git_odb_backend_data_free(wb->mem, data);
+    }
+    git_mempack_reset(wb->mem);
+    wb->n = 0;
+    wb->bytes = 0;
+    return 0;
+}
+
+/* Replace gs->repo with repo, keeping what is held in memory. */
+static int
+gitstore_swap_repo(struct gitstore *gs, git_repository *repo, char **err)
+{
+    if (gitstore_flush(gs, err) != 0) {
+        git_repository_free(repo);
+        return -1;
+    }
+    git_repository_free(gs->repo);
+    gs->repo = repo;
+    return gitstore_attach(gs, err);
 }
 
 git_repository *
@@ -248,6 +398,18 @@ gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
         set_error(err, "cannot open the mirror %s: %s", gs->path, gitstore_giterr());
         goto fail;
     }
+    {
+        char *objects = xasprintf("%s/objects", gs->path);
+
+        rc = git_odb_backend_loose(&gs->loose, objects, -1, 0, 0, 0);
+        free(objects);
+        if (rc != 0) {
+            gitstore_fail(err, "cannot open the mirror's objects");
+            goto fail;
+        }
+    }
+    if (gitstore_attach(gs, err) != 0)
+        goto fail;
     gs->epoch = gitstore_epoch(gs->path, 0);
     /*
      * Record the remote as "origin" in the mirror's configuration, for a
@@ -853,53 +1015,130 @@ gitstore_change_update(struct gitstore *gs, git_tree *base,
     return true;
 }
 
+/* A folder's tree builder, kept across a chain of commits. */
+struct gitstore_folder_tb {
+    char *dir; /* sub-path + folder, no trailing slash */
+    git_treebuilder *tb;
+};
+
+/* The builder for folder, made from its tree in root on first use. */
+static git_treebuilder *
+gitstore_folder_builder(struct gitstore *gs, git_tree *root, struct gitstore_folder_tb **tbs,
+                        size_t *ntbs, const char *folder, const char **dir, char **err)
+{
+    git_tree *sub = NULL;
+    char *d = xasprintf("%s%s", gs->subpath, folder);
+    size_t i;
+
+    for (i = 0; i < *ntbs; i++) {
+        if (strcmp((*tbs)[i].dir, d) == 0) {
+            free(d);
+            *dir = (*tbs)[i].dir;
+            return (*tbs)[i].tb;
+        }
+    }
+    if (root != NULL)
+        sub = gitstore_subtree(gs, root, d);
+    *tbs = xreallocarray(*tbs, *ntbs + 1, sizeof **tbs);
+    if (git_treebuilder_new(&(*tbs)[*ntbs].tb, gs->repo, sub) != 0) {
+        git_tree_free(sub);
+        free(d);
+        gitstore_fail(err, "cannot read a folder's tree");
+        return NULL;
+    }
+    git_tree_free(sub);
+    (*tbs)[*ntbs].dir = d;
+    *dir = d;
+    return (*tbs)[(*ntbs)++].tb;
+}
+
+/*
+ * One commit per change.  Each change rewrites the tree of its folder,
+ * which may hold thousands of entries: the folder's tree builder is made
+ * once and kept across the chain, so a commit costs one write of that
+ * tree (and of the small trees above it), never a read-back and reparse.
+ */
 int
 gitstore_commit_chain(struct gitstore *gs, const git_oid *parent,
                       const struct gitstore_change *changes, size_t n,
                       git_oid *head, char **err)
 {
-    git_tree *tree = NULL, *next = NULL;
+    struct gitstore_folder_tb *tbs = NULL;
+    size_t ntbs = 0, i;
+    git_tree *root = NULL, *next = NULL;
+    git_treebuilder *tb;
+    const git_tree_entry *te;
     git_tree_update u;
-    git_oid cur, tree_oid;
+    git_oid cur, folder_oid, root_oid;
     bool have = parent != NULL && !git_oid_is_zero(parent);
-    char *path;
-    size_t i;
+    const char *dir;
+    char *name;
     int rc = -1;
 
     memset(&cur, 0, sizeof cur);
     if (have)
         git_oid_cpy(&cur, parent);
-    /* The tree of each commit is the base of the next: read it once. */
-    if (gitstore_commit_tree(gs, have ? &cur : NULL, &tree, err) != 0)
+    if (gitstore_commit_tree(gs, have ? &cur : NULL, &root, err) != 0)
         return -1;
     for (i = 0; i < n; i++) {
-        memset(&u, 0, sizeof u);
-        if (!gitstore_change_update(gs, tree, &changes[i], &u, &path)) {
+        const struct gitstore_change *ch = &changes[i];
+
+        if ((tb = gitstore_folder_builder(gs, root, &tbs, &ntbs, ch->folder, &dir, err)) == NULL)
+            goto out;
+        name = xasprintf("%s.yaml", ch->slug);
+        te = git_treebuilder_get(tb, name);
+        if (ch->blob == NULL ? te == NULL
+                             : te != NULL && git_oid_equal(git_tree_entry_id(te), ch->blob)) {
             /* Nothing to change: no empty commit. */
-            free(path);
+            free(name);
             continue;
         }
-        if (gitstore_update_tree(gs, tree, &u, 1, &tree_oid, err) != 0 ||
-            git_tree_lookup(&next, gs->repo, &tree_oid) != 0 ||
-            gitstore_make_commit(gs, have ? &cur : NULL, next,
-                                 changes[i].author_name, changes[i].author_email,
-                                 changes[i].when, changes[i].message, &cur, err) != 0) {
-            if (next == NULL && *err == NULL)
-                gitstore_fail(err, "cannot read a tree");
-            free(path);
+        rc = ch->blob == NULL ? git_treebuilder_remove(tb, name)
+                              : git_treebuilder_insert(NULL, tb, name, ch->blob, GIT_FILEMODE_BLOB);
+        free(name);
+        rc = rc != 0 ? rc : git_treebuilder_write(&folder_oid, tb);
+        if (rc != 0) {
+            gitstore_fail(err, "cannot build a tree");
+            rc = -1;
             goto out;
         }
+        memset(&u, 0, sizeof u);
+        u.path = dir;
+        if (git_treebuilder_entrycount(tb) == 0) {
+            u.action = GIT_TREE_UPDATE_REMOVE; /* git keeps no empty folder */
+        } else {
+            u.action = GIT_TREE_UPDATE_UPSERT;
+            u.filemode = GIT_FILEMODE_TREE;
+            git_oid_cpy(&u.id, &folder_oid);
+        }
+        rc = -1;
+        if (gitstore_update_tree(gs, root, &u, 1, &root_oid, err) != 0)
+            goto out;
+        if (git_tree_lookup(&next, gs->repo, &root_oid) != 0) {
+            gitstore_fail(err, "cannot read a tree");
+            goto out;
+        }
+        if (gitstore_make_commit(gs, have ? &cur : NULL, next, ch->author_name, ch->author_email,
+                                 ch->when, ch->message, &cur, err) != 0)
+            goto out;
         have = true;
-        free(path);
-        git_tree_free(tree);
-        tree = next;
+        git_tree_free(root);
+        root = next;
         next = NULL;
+        /* Bound what a long chain keeps in memory. */
+        if (gs->wb != NULL && gs->wb->bytes > GITSTORE_WB_BYTES && gitstore_flush(gs, err) != 0)
+            goto out;
     }
     git_oid_cpy(head, &cur);
     rc = 0;
 out:
+    for (i = 0; i < ntbs; i++) {
+        git_treebuilder_free(tbs[i].tb);
+        free(tbs[i].dir);
+    }
+    free(tbs);
     git_tree_free(next);
-    git_tree_free(tree);
+    git_tree_free(root);
     return rc;
 }
 
@@ -1151,8 +1390,8 @@ gitstore_refresh(struct gitstore *gs, char **err)
         set_error(err, "cannot reopen the mirror %s: %s", gs->path, gitstore_giterr());
         return -1;
     }
-    git_repository_free(gs->repo);
-    gs->repo = repo;
+    if (gitstore_swap_repo(gs, repo, err) != 0)
+        return -1;
     gs->epoch = now;
     return 0;
 }
@@ -1169,7 +1408,7 @@ gitstore_maintain(struct gitstore *gs, char **err)
     char a[32], b[32], c[32], sec[32];
     int rc = -1;
 
-    if (gitstore_refresh(gs, err) != 0)
+    if (gitstore_refresh(gs, err) != 0 || gitstore_flush(gs, err) != 0)
         return -1;
     objects = xasprintf("%s/objects", gs->path);
     gitstore_count_objects(objects, &packs, &loose17);
@@ -1226,10 +1465,8 @@ gitstore_maintain(struct gitstore *gs, char **err)
     {
         git_repository *repo = NULL;
 
-        if (git_repository_open_bare(&repo, gs->path) == 0) {
-            git_repository_free(gs->repo);
-            gs->repo = repo;
-        }
+        if (git_repository_open_bare(&repo, gs->path) == 0 && gitstore_swap_repo(gs, repo, err) != 0)
+            goto out;
     }
     snprintf(a, sizeof a, "%zu", packs);
     snprintf(b, sizeof b, "%zu", loose17 * 256);
@@ -1324,6 +1561,36 @@ gitstore_local_cas(struct gitstore *gs, const char *path, const char *ref,
     return res;
 }
 
+/* The push's source ref names a commit that may be held only in memory:
+ * it lives no longer than the push. */
+static void
+gitstore_drop_push_ref(struct gitstore *gs)
+{
+    git_reference *r = NULL;
+
+    if (git_reference_lookup(&r, gs->repo, GITSTORE_PUSH_REF) == 0) {
+        (void)git_reference_delete(r);
+        git_reference_free(r);
+    }
+}
+
+/*
+ * A refused push: what was built may be rebuilt on the new head (its
+ * blobs are reused), so it is written out rather than dropped; an error
+ * doing so is logged, the push's own error is what the caller reports.
+ */
+static void
+gitstore_flush_after_push(struct gitstore *gs)
+{
+    char *err = NULL;
+
+    gitstore_drop_push_ref(gs);
+    if (gitstore_flush(gs, &err) != 0) {
+        log_error("cannot write new objects to the mirror", "mirror", gs->path, "error", err);
+        free(err);
+    }
+}
+
 enum gitstore_result
 gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
               const git_oid *expected, char **err)
@@ -1358,6 +1625,7 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
         free(spec);
         free(local);
         free(staging);
+        gitstore_drop_push_ref(gs);
         return GITSTORE_ERROR;
     }
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
@@ -1384,6 +1652,7 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
         }
         free(local);
         free(staging);
+        gitstore_flush_after_push(gs);
         return r;
     }
     if (local != NULL) {
@@ -1399,9 +1668,16 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
         }
         free(local);
         free(staging);
-        if (r != GITSTORE_OK)
+        if (r != GITSTORE_OK) {
+            gitstore_flush_after_push(gs);
             return r;
+        }
     }
+    /* The remote has the objects; the mirror gets them before a ref of
+     * its own names them. */
+    gitstore_drop_push_ref(gs);
+    if (gitstore_flush(gs, err) != 0)
+        return GITSTORE_ERROR;
     if (ref == NULL || strcmp(ref, gs->branch_ref) == 0) {
         if (git_reference_create(&lr, gs->repo, gs->tracking_ref, commit, 1,
                                  "gitsyncd: pushed") == 0)
@@ -1476,6 +1752,8 @@ gitstore_base_set(struct gitstore *gs, const struct gitstore_entry *entries,
         gitstore_fail(err, "cannot commit the base");
         goto out;
     }
+    if (gitstore_flush(gs, err) != 0)
+        goto out;
     if (has_old)
         rc = git_reference_create_matching(&ref, gs->repo, GITSTORE_BASE_REF, out, 1,
                                            old, "gitsyncd: base");

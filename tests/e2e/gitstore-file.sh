@@ -4,7 +4,7 @@
 # empty and an unreachable remote.  The git CLI checks what was written.
 . "$top_srcdir/tests/e2e/lib.sh"
 TOOL=$top_builddir/tests/gitstore-tool
-plan 28
+plan 33
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
@@ -58,6 +58,12 @@ is "a push after the remote moved is non-fast-forward" "$rc" 10
 GS_TAG=race "$TOOL" commit-push 2 >/dev/null 2>&1; rc=$?
 is "rebuilt on the new head, the push succeeds" "$rc" 0
 like "both histories are intact" "$(rlog %s | head -n 3 | tr '\n' '|')" "model r1: updated in test\|model r0: updated in test\|human change"
+# New objects are built in memory and written to the mirror once pushed
+# (or refused): nothing a ref of the mirror names may be missing.
+is "the mirror holds every object its refs name, after a push and a refused one (fsck)" \
+    "$(git --git-dir="$T/state/w.git" fsck --no-dangling 2>&1 | grep -v '^notice')" ""
+is "no ref of the mirror outlives the push that named an unwritten commit" \
+    "$(git --git-dir="$T/state/w.git" for-each-ref --format='%(refname)' refs/gitsyncd/)" ""
 
 # A force-pushed remote: the old head is no longer an ancestor.
 git -C "$T/clone" reset -q --hard "$(git -C "$T/clone" rev-list --max-parents=0 HEAD)" && git -C "$T/clone" push -q -f origin main
@@ -126,6 +132,24 @@ out=$("$TOOL" maintain 2>&1)
 is "$before loose objects beside a pack of more than twice as many: only they are packed" \
     "$(printf '%s' "$out" | grep -c 'how="new objects only"'):$(packs):$(loose):$(test -f "$bigpack" && echo kept)" "1:2:0:kept"
 is "... and nothing reachable is lost" "$(git --git-dir="$M" fsck --no-dangling 2>&1 | grep -v '^notice'; objset)" "$set0"
+# Under a sub-path: the folder's tree sits two levels down; deleting the
+# last file of a folder removes the folder (git keeps no empty tree).
+git init -q --bare -b main "$T/sub.git"
+git clone -q "$T/sub.git" "$T/subclone" 2>/dev/null
+mkdir -p "$T/subclone/cfg" && echo "keep" > "$T/subclone/cfg/README.md" && echo "top" > "$T/subclone/README.md"
+git -C "$T/subclone" add -A && git -C "$T/subclone" commit -qm "layout" && git -C "$T/subclone" push -q origin main
+export GS_PATH=cfg/ GS_STATE="$T/substate" GS_URL="file://$T/sub.git"
+GS_TAG=sub "$TOOL" commit-push 2 >/dev/null 2>&1
+is "under a sub-path, each change is one commit on the file in sub-path/folder" \
+    "$(git --git-dir="$T/sub.git" log --format= --name-only main | grep . | tr '\n' ' ')" "cfg/models/r1.yaml cfg/models/r0.yaml README.md cfg/README.md "
+"$TOOL" delete-push r0 >/dev/null 2>&1
+"$TOOL" delete-push r1 >/dev/null 2>&1
+is "deleting a folder's last file removes the folder, and nothing else" \
+    "$(git --git-dir="$T/sub.git" ls-tree -r --name-only main | tr '\n' ' '):$(git --git-dir="$T/sub.git" log --format=%s main | wc -l)" \
+    "README.md cfg/README.md :5"
+is "both repositories are whole (fsck)" \
+    "$(git --git-dir="$T/sub.git" fsck --no-dangling 2>&1 | grep -v '^notice'; git --git-dir="$T/substate/w.git" fsck --no-dangling 2>&1 | grep -v '^notice')" ""
+export GS_PATH= GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 
 out=$(GS_URL="file://$T/nowhere.git" "$TOOL" fetch 2>/dev/null); rc=$?
 like "an unreachable remote is a network error naming the URL" "$rc: $out" "^13: network: fetch from file://$T/nowhere.git"
