@@ -29,6 +29,7 @@ struct metrics_family {
 static const struct metrics_family metrics_families[] = {
     { "webhook_requests_total", M_COUNTER, "Webhook requests by workspace, source (git, platform) and HTTP status." },
     { "queue_depth", M_GAUGE, "Jobs waiting for a worker." },
+    { "jobs_running", M_GAUGE, "Jobs running now (busy workers)." },
     { "jobs_total", M_COUNTER, "Sync jobs run, by workspace and result (ok, error)." },
     { "job_duration_seconds", M_HISTOGRAM, "How long a sync job took." },
     { "commits_total", M_COUNTER, "Commits pushed to the branch for platform changes." },
@@ -201,6 +202,7 @@ metrics_init(const char *version)
     metrics_start = now_wall();
     metrics_set("build_info", 1, "version", version, (char *)NULL);
     metrics_set("queue_depth", 0, (char *)NULL);
+    metrics_set("jobs_running", 0, (char *)NULL);
 }
 
 void

@@ -37,6 +37,7 @@ struct queue {
     struct queue_ws **ready; /* FIFO */
     size_t nready, capready;
     size_t npending;
+    size_t nrunning;
     unsigned long jobs_run;
     bool stopping;
 };
@@ -101,6 +102,7 @@ static void
 do_queue_gauge(struct queue *q)
 {
     metrics_set("queue_depth", (double)q->npending, (char *)NULL);
+    metrics_set("jobs_running", (double)q->nrunning, (char *)NULL);
 }
 
 void
@@ -229,6 +231,7 @@ queue_worker(void *arg)
         s->pending = NULL;
         q->npending--;
         s->running = true;
+        q->nrunning++;
         c = q->conf;
         c->refs++;
         do_queue_gauge(q);
@@ -245,6 +248,8 @@ queue_worker(void *arg)
         pthread_mutex_lock(&q->lock);
         q->jobs_run++;
         s->running = false;
+        q->nrunning--;
+        do_queue_gauge(q);
         do_queue_conf_put(q, c);
         /* Events that came in meanwhile wait in s->pending: queue it. */
         if (s->pending != NULL && !s->ready && !q->stopping)

@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 DEMO_PLATFORM=$top_builddir/contrib/demo-platform/demo-platform
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 22
+plan 23
 
 PPORT=$(free_port); GPORT=$(free_port)
 SECRET=front-test-secret-91ab
@@ -89,6 +89,7 @@ is "a broken reload keeps the old configuration" "$(code -X POST -H 'X-GitHub-Ev
 gh d-5 "$(echo "$push_body" | sed 's/1111/2222/')" >/dev/null
 wait_for 5 grep -q 'push queued.*d-5' "$T/gitsyncd.log"
 sleep 0.3
+like "while it runs, /metrics counts it as running" "$(curl -s "$U/metrics")" 'gitsyncd_jobs_running [1-9]'
 kill -TERM "$GPID"
 wait "$GPID"; rc=$?
 is "SIGTERM exits 0" "$rc" 0

@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 13
+plan 14
 sync_setup
 
 # An empty platform and an empty branch: the first sync makes nothing.
@@ -50,4 +50,9 @@ is "a platform delete removes the file in one commit" "$(remote_log | tail -n 1)
 sleep 1
 is "no commit bounces back" "$(remote_count)" 8
 like "/status names the workspace" "$(gitsyncd_status)" '"w"'
+idle() { curl -s "http://127.0.0.1:$GPORT/metrics" | grep -q '^gitsyncd_jobs_running 0$'; }
+wait_for 10 idle
+is "once idle, /metrics shows no job running and none queued" \
+    "$(curl -s "http://127.0.0.1:$GPORT/metrics" | grep -E '^gitsyncd_(queue_depth|jobs_running) ' | tr '\n' ' ')" \
+    "gitsyncd_queue_depth 0 gitsyncd_jobs_running 0 "
 done_testing
