@@ -281,7 +281,31 @@ gitstore_swap_repo(struct gitstore *gs, git_repository *repo, char **err)
 git_repository *
 gitstore_repo(struct gitstore *gs)
 {
+    char *err = NULL;
+
+    if (gitstore_refresh(gs, &err) != 0) {
+        log_error("cannot reopen the mirror", "mirror", gs->path, "error", err);
+        free(err);
+    }
     return gs->repo;
+}
+
+void
+gitstore_release(struct gitstore *gs)
+{
+    char *err = NULL;
+
+    if (gs == NULL || gs->repo == NULL)
+        return;
+    if (gitstore_flush(gs, &err) != 0) {
+        /* Keep it open: what is held in memory must not be lost. */
+        log_error("cannot write new objects to the mirror", "mirror", gs->path, "error", err);
+        free(err);
+        return;
+    }
+    git_repository_free(gs->repo);
+    gs->repo = NULL;
+    gs->wb = NULL;
 }
 
 /* Make dir (mode 0700) and its parents. */
@@ -826,7 +850,7 @@ gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
 
     *entries = NULL;
     *n = 0;
-    if (gitstore_commit_tree(gs, commit, &tree, err) != 0)
+    if (gitstore_refresh(gs, err) != 0 || gitstore_commit_tree(gs, commit, &tree, err) != 0)
         return -1;
     if (tree == NULL)
         return 0;
@@ -866,6 +890,8 @@ gitstore_read_blob(struct gitstore *gs, const git_oid *blob, char **data,
     git_blob *b = NULL;
     size_t size;
 
+    if (gitstore_refresh(gs, err) != 0)
+        return -1;
     if (git_blob_lookup(&b, gs->repo, blob) != 0)
         return gitstore_fail(err, "cannot read a blob");
     size = (size_t)git_blob_rawsize(b);
@@ -881,6 +907,8 @@ int
 gitstore_write_blob(struct gitstore *gs, const char *data, size_t len,
                     git_oid *out, char **err)
 {
+    if (gitstore_refresh(gs, err) != 0)
+        return -1;
     if (git_blob_create_from_buffer(out, gs->repo, data, len) != 0)
         return gitstore_fail(err, "cannot write a blob");
     return 0;
@@ -1078,7 +1106,7 @@ gitstore_commit_chain(struct gitstore *gs, const git_oid *parent,
     memset(&cur, 0, sizeof cur);
     if (have)
         git_oid_cpy(&cur, parent);
-    if (gitstore_commit_tree(gs, have ? &cur : NULL, &root, err) != 0)
+    if (gitstore_refresh(gs, err) != 0 || gitstore_commit_tree(gs, have ? &cur : NULL, &root, err) != 0)
         return -1;
     for (i = 0; i < n; i++) {
         const struct gitstore_change *ch = &changes[i];
@@ -1160,7 +1188,7 @@ gitstore_commit_many(struct gitstore *gs, const git_oid *parent,
     size_t i, nu = 0;
     int rc = -1;
 
-    if (gitstore_commit_tree(gs, parent, &tree, err) != 0)
+    if (gitstore_refresh(gs, err) != 0 || gitstore_commit_tree(gs, parent, &tree, err) != 0)
         return -1;
     u = xcalloc(n + 1, sizeof *u);
     paths = xcalloc(n + 1, sizeof *paths);
@@ -1384,7 +1412,7 @@ gitstore_refresh(struct gitstore *gs, char **err)
     unsigned long now = gitstore_epoch(gs->path, 0);
     git_repository *repo = NULL;
 
-    if (now == gs->epoch)
+    if (now == gs->epoch && gs->repo != NULL)
         return 0;
     if (git_repository_open_bare(&repo, gs->path) != 0) {
         set_error(err, "cannot reopen the mirror %s: %s", gs->path, gitstore_giterr());
@@ -1605,6 +1633,8 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     git_strarray arr = { specs, 1 };
     int rc;
 
+    if (gitstore_refresh(gs, err) != 0)
+        return GITSTORE_ERROR;
     if (git_reference_create(&lr, gs->repo, GITSTORE_PUSH_REF, commit, 1, "gitsyncd: push") != 0) {
         gitstore_fail(err, "cannot prepare the push");
         return GITSTORE_ERROR;
@@ -1694,6 +1724,8 @@ gitstore_base_get(struct gitstore *gs, git_oid *base, bool *exists, char **err)
 
     memset(base, 0, sizeof *base);
     *exists = false;
+    if (gitstore_refresh(gs, err) != 0)
+        return -1;
     rc = git_reference_lookup(&ref, gs->repo, GITSTORE_BASE_REF);
     if (rc == GIT_ENOTFOUND)
         return 0;
@@ -1723,6 +1755,8 @@ gitstore_base_set(struct gitstore *gs, const struct gitstore_entry *entries,
     bool has_old = old != NULL && !git_oid_is_zero(old);
     int rc = -1;
 
+    if (gitstore_refresh(gs, err) != 0)
+        return -1;
     u = xcalloc(n + 1, sizeof *u);
     paths = xcalloc(n + 1, sizeof *paths);
     for (i = 0; i < n; i++) {

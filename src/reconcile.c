@@ -1262,5 +1262,6 @@ reconcile_run(const struct config *cfg, const struct config_workspace *ws,
             free(merr);
         }
     }
+    gitstore_release(st.ctx->gs);
     return rc < 0 ? -1 : 0;
 }

@@ -56,6 +56,14 @@ git_repository *gitstore_repo(struct gitstore *gs);
  * reopens the mirror at its next fetch.
  */
 int gitstore_maintain(struct gitstore *gs, char **err);
+/*
+ * Between jobs: write out the new objects held in memory and close the
+ * repository; the next call reopens it.  libgit2 caches inflated delta
+ * bases per pack file (up to 16 MB each, freed only with the pack, which
+ * is shared by every handle of the process), so an idle daemon that keeps
+ * its handles open keeps those caches too.
+ */
+void gitstore_release(struct gitstore *gs);
 
 /*
  * Fetch the branch into refs/remotes/origin/<branch>.  *head gets the
