@@ -78,9 +78,15 @@ run "http://127.0.0.1:$GP/hooks/w/git" > "$T/g.out"
 run "http://127.0.0.1:$WP/hooks/push" > "$T/w.out"
 run "http://127.0.0.1:$NP/" > "$T/n.out"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$GPID/status")
+# The floor: jansson parsing the same payload 20,000 times on one core,
+# nothing else (no HTTP, no HMAC).
+make -C "$top_builddir" -s tests/platform-tool >/dev/null
+for i in $(seq 20000); do cat "$BODY"; printf '\n@@page@@\n'; done > "$T/payloads"
+parse=$("$top_builddir/tests/platform-tool" parse "$T/payloads")
 ok=$(curl -s "http://127.0.0.1:$GP/metrics" | grep 'code="200"' | awk '{s+=$2} END {print s+0}')
-python3 - "$T/g.out" "$T/w.out" "$T/n.out" "$rss" "$ok" "$C" "$D" > "$T/section.md" <<'PY'
+python3 - "$T/g.out" "$T/w.out" "$T/n.out" "$rss" "$ok" "$C" "$D" "$parse" > "$T/section.md" <<'PY'
 import re, sys
+pw = sys.argv[8].split(); parse_rate = int(pw[1]) / float(pw[5])
 def parse(path):
     t = open(path).read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
@@ -98,6 +104,9 @@ for name, r in (("gitsyncd (verify, parse, dedup, answer)", g), ("adnanh webhook
     print("| %s | %.0f | %.2f | %.2f | %d |" % (name, r[0], r[1], r[2], r[3]))
 print("\ngitsyncd: %.0f%% of nginx's requests/s (target: at least 50%%), %.1fx webhook's, p99 %.2f ms (target: under 5 ms), peak RSS %.1f MB (target: under 20 MB); %s pushes verified and answered 200 (another branch)."
       % (100 * g[0] / n[0], g[0] / w[0], g[2], int(sys.argv[4]) / 1024, sys.argv[5]))
+print("\nThe floor: jansson (the JSON library this project uses) parses this payload %.0f times a second on one core with nothing else to do: %.0f%% of nginx's requests/s, and %.0f%% if both cores did nothing but parse (wrk needs one of them).%s"
+      % (parse_rate, 100 * parse_rate / n[0], 200 * parse_rate / n[0],
+         " Half of nginx's rate is out of reach for any server on this machine that parses what it is sent." if 2 * parse_rate < 0.5 * n[0] else ""))
 PY
 printf '\nMeasured %s by `bench/webhook.sh` (wrk -t2, all on loopback).\n' "$(machine_line)" >> "$T/section.md"
 results_section webhook "$T/section.md"

@@ -11,6 +11,9 @@
  *   update KIND SLUG YAML   update from a Git-form document
  *   delete KIND SLUG
  *   updates KIND SLUG N     N sequential updates of the name (benchmark)
+ *   parse FILE              parse the JSON documents in FILE, separated by
+ *                           lines "@@page@@", with jansson and nothing else;
+ *                           print "documents D bytes B seconds S" (benchmark)
  *
  * The last line on stderr is "requests R retries T connections C".
  * Exit status: 0 ok, 1 the platform refused or failed (message on stderr).
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -44,6 +48,52 @@ tool_fail(enum platform_result r, char *err)
     return 1;
 }
 
+/* The floor of any client that parses its pages: jansson alone. */
+static int
+tool_parse(const char *file)
+{
+    static const char sep[] = "@@page@@\n";
+    struct timespec t0, t1;
+    json_error_t jerr;
+    size_t len, bytes = 0;
+    char *text = NULL, *p, *end;
+    int docs = 0;
+    json_t *j;
+    FILE *f = fopen(file, "rb");
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = (size_t)ftell(f)) == 0 ||
+        fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "platform-tool: cannot read %s\n", file);
+        if (f != NULL)
+            fclose(f);
+        return 2;
+    }
+    text = xmalloc(len + 1);
+    len = fread(text, 1, len, f);
+    text[len] = '\0';
+    fclose(f);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (p = text; p < text + len; p = end + sizeof sep - 1) {
+        if ((end = strstr(p, sep)) == NULL)
+            end = text + len;
+        if ((j = json_loadb(p, (size_t)(end - p), 0, &jerr)) == NULL) {
+            fprintf(stderr, "platform-tool: %s: document %d: %s\n", file, docs + 1, jerr.text);
+            free(text);
+            return 1;
+        }
+        json_decref(j);
+        bytes += (size_t)(end - p);
+        docs++;
+        if (end == text + len)
+            break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("documents %d bytes %zu seconds %.6f\n", docs, bytes,
+           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    free(text);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -64,6 +114,8 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: platform-tool COMMAND KIND ... (see the source)\n");
         return 2;
     }
+    if (strcmp(argv[1], "parse") == 0)
+        return tool_parse(argv[2]);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (profile_load(env("PT_PROFILE", "demo"), NULL, &p, &err) != 0) {
         fprintf(stderr, "%s\n", err);
