@@ -44,6 +44,9 @@ struct serve {
     size_t ntimers;
 };
 
+/* Blocks from this size up get their own mapping (see cmd_serve). */
+#define SERVE_MMAP_THRESHOLD (128 * 1024)
+
 static void
 serve_usage(FILE *f)
 {
@@ -327,6 +330,17 @@ cmd_serve(int argc, char **argv)
         return EXIT_FAILURE_RUNTIME;
     }
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * A job's large buffers (a listing page, a folder's tree, a pack
+     * window's delta base) come and go.  glibc raises its mmap threshold
+     * to the size of the largest block freed (up to 32 MB), after which
+     * such buffers are carved from the worker's heap, which then stays as
+     * large as the largest job made it, partly resident, though the live
+     * heap between jobs is a few MB (the soak measured 3.3 MB live in
+     * 37 MB of arenas).  A fixed threshold keeps them in their own
+     * mappings, given back when freed.
+     */
+    mallopt(M_MMAP_THRESHOLD, SERVE_MMAP_THRESHOLD);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     git_libgit2_init();
     evthread_use_pthreads();
