@@ -15,26 +15,35 @@ make -C "$top_builddir" -s tests/platform-tool >/dev/null
 for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 export PT_PROFILE=$top_srcdir/etc/profiles/demo.yaml PT_URL=http://127.0.0.1:$PORT/api/v1 PT_TOKEN=tok
 B=http://127.0.0.1:$PORT/api/v1
-now() { python3 -c 'import time; print(time.monotonic())'; }
+# (date, not python: an interval must not include an interpreter's start)
+now() { date +%s.%N; }
 
-t0=$(now); "$top_builddir/tests/platform-tool" list model > "$T/list" 2> "$T/list.err"; t1=$(now)
 urls=$(python3 -c "import sys; print(' '.join('$B/models?limit=100&offset=%d' % o for o in range(0, $M, 100)))")
-t2=$(now); curl -s -H 'Authorization: Bearer tok' $urls > /dev/null; t3=$(now)
+id=$(curl -s -H 'Authorization: Bearer tok' "$B/models?slug=users-1" | python3 -c 'import sys,json; print(json.load(sys.stdin)["data"][0]["id"])')
+purls=$(python3 -c "print(' '.join(['$B/models/$id'] * $U))")
+# Five rounds, each side in turn; the medians are reported (two processes
+# ping-ponging on two cores make single runs vary by 2x).
+: > "$T/times"
+for round in 1 2 3 4 5; do
+    t0=$(now); "$top_builddir/tests/platform-tool" list model > "$T/list" 2> "$T/list.err"; t1=$(now)
+    t2=$(now); curl -s -H 'Authorization: Bearer tok' $urls > /dev/null; t3=$(now)
+    t4=$(now); "$top_builddir/tests/platform-tool" updates model users-1 "$U" 2> "$T/upd.err"; t5=$(now)
+    t6=$(now); curl -s -X PATCH -H 'Authorization: Bearer tok' -H 'Content-Type: application/json' -d '{"name":"curl"}' $purls > /dev/null; t7=$(now)
+    echo "$t0 $t1 $t2 $t3 $t4 $t5 $t6 $t7" >> "$T/times"
+done
 # The floor of any client that parses what it lists: jansson alone on the
 # same pages (fetched again, untimed).
 curl -s -w '\n@@page@@\n' -H 'Authorization: Bearer tok' $urls > "$T/pages"
 parse=$("$top_builddir/tests/platform-tool" parse "$T/pages")
-t4=$(now); "$top_builddir/tests/platform-tool" updates model users-1 "$U" 2> "$T/upd.err"; t5=$(now)
-id=$(curl -s -H 'Authorization: Bearer tok' "$B/models?slug=users-1" | python3 -c 'import sys,json; print(json.load(sys.stdin)["data"][0]["id"])')
-purls=$(python3 -c "print(' '.join(['$B/models/$id'] * $U))")
-t6=$(now); curl -s -X PATCH -H 'Authorization: Bearer tok' -H 'Content-Type: application/json' -d '{"name":"curl"}' $purls > /dev/null; t7=$(now)
-python3 - "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" "$t6" "$t7" "$(wc -l < "$T/list")" "$(tail -n 1 "$T/list.err")" "$(tail -n 1 "$T/upd.err")" "$U" "$parse" > "$T/section.md" <<'PY'
+python3 - "$T/times" "$(wc -l < "$T/list")" "$(tail -n 1 "$T/list.err")" "$(tail -n 1 "$T/upd.err")" "$U" "$parse" > "$T/section.md" <<'PY'
 import sys
-t = [float(x) for x in sys.argv[1:9]]
-n, lst, upd, u = int(sys.argv[9]), sys.argv[10].split(), sys.argv[11].split(), int(sys.argv[12])
-pw = sys.argv[13].split(); parse_s, parse_b = float(pw[5]), int(pw[3])
-ls, lc, us, uc = t[1] - t[0], t[3] - t[2], t[5] - t[4], t[7] - t[6]
-print("## Platform client against the demo platform\n")
+rounds = [[float(x) for x in line.split()] for line in open(sys.argv[1])]
+n, lst, upd, u = int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split(), int(sys.argv[5])
+pw = sys.argv[6].split(); parse_s, parse_b = float(pw[5]), int(pw[3])
+def median(i):
+    v = sorted(r[i + 1] - r[i] for r in rounds); return v[len(v) // 2]
+ls, lc, us, uc = median(0), median(2), median(4), median(6)
+print("## Platform client against the demo platform (median of %d rounds)\n" % len(rounds))
 print("| | gitsyncd's client | one curl, one connection | ratio |")
 print("| --- | ---: | ---: | ---: |")
 print("| list %d models, pages of 100 (s) | %.3f | %.3f | %.2fx |" % (n, ls, lc, ls / lc))
@@ -42,8 +51,9 @@ print("| jansson parsing the same pages, nothing else: %.1f MB (s) | %.3f | | %.
 print("| %d sequential updates (s) | %.3f | %.3f | %.2fx |" % (u, us, uc, us / uc))
 print("\nThe client made %s requests over %s connection(s) for the listing and %s requests over %s connection(s) for the updates (target: no slower than 1.2x curl, connections much fewer than requests). The client's time includes its process start and profile load."
       % (lst[1], lst[5], upd[1], upd[5]))
-print("\nListing: %.2fx curl (target 1.2x: %s). curl parses nothing; parsing the pages with jansson (the JSON library this project uses) takes %.2fx curl's whole listing by itself, so no client that reads what it lists can meet 1.2x against this peer on this machine. Beyond curl's time and that parse, the client spends %.0f ms (process start, profile load, collecting the items)."
-      % (ls / lc, "met" if ls / lc <= 1.2 else "missed", parse_s / lc, (ls - lc - parse_s) * 1000 if ls - lc - parse_s > 0 else 0))
+print("\nListing: %.2fx curl (target 1.2x: %s). curl parses nothing; parsing the pages with jansson (the JSON library this project uses), with nothing else, takes %.2fx curl's whole listing.%s"
+      % (ls / lc, "met" if ls / lc <= 1.2 else "missed", parse_s / lc,
+         " So a client that parses what it lists, one page after another, cannot meet 1.2x against this peer on this machine." if lc + parse_s > 1.2 * lc else ""))
 PY
 printf '\nMeasured %s by `bench/platform.sh`.\n' "$(machine_line)" >> "$T/section.md"
 results_section platform "$T/section.md"

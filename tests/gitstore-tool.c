@@ -16,6 +16,9 @@
  *   base-diff                   the changes from the base to the head
  *   bench N                     time N commits and their push
  *   maintain                    repack the mirror if it needs it
+ *   floor N                     libgit2 alone: N writes of the head's
+ *                               models/ tree, one entry changed each time,
+ *                               into memory (the least a commit costs)
  *
  * Exit status: 0 ok, 10 non-fast-forward, 11 rejected, 12 auth,
  * 13 network, 1 other errors, 2 usage.
@@ -26,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <git2.h>
+#include <git2/sys/mempack.h>
 
 #include "gitsyncd/gitstore.h"
 #include "gitsyncd/util.h"
@@ -269,6 +275,48 @@ main(int argc, char **argv)
         t2 = now_mono();
         printf("commits %d seconds %.6f push_seconds %.6f\n", count, t1 - t0, t2 - t1);
         tool_free_changes(ch, msgs, count);
+    } else if (strcmp(argv[1], "floor") == 0 && argc >= 3) {
+        git_repository *repo;
+        git_treebuilder *tb = NULL;
+        git_commit *c = NULL;
+        git_tree *root = NULL, *sub = NULL;
+        git_tree_entry *te = NULL;
+        git_odb *odb = NULL;
+        git_odb_backend *mem = NULL;
+        git_oid blob, out;
+        double t0;
+        char name[64], text[64];
+        int k;
+
+        count = atoi(argv[2]);
+        tool_fetch(gs, &head, &exists);
+        repo = gitstore_repo(gs);
+        if (!exists || git_commit_lookup(&c, repo, &head) != 0 || git_commit_tree(&root, c) != 0 ||
+            git_tree_entry_bypath(&te, root, "models") != 0 ||
+            git_tree_lookup(&sub, repo, git_tree_entry_id(te)) != 0 ||
+            git_treebuilder_new(&tb, repo, sub) != 0 || git_repository_odb(&odb, repo) != 0 ||
+            git_mempack_new(&mem) != 0 || git_odb_add_backend(odb, mem, 100) != 0) {
+            printf("error: no models/ tree at the head\n");
+            return 1;
+        }
+        t0 = now_mono();
+        for (k = 0; k < count; k++) {
+            snprintf(text, sizeof text, "floor %d\n", k);
+            snprintf(name, sizeof name, "r%d.yaml", k);
+            if (git_blob_create_from_buffer(&blob, repo, text, strlen(text)) != 0 ||
+                git_treebuilder_insert(NULL, tb, name, &blob, GIT_FILEMODE_BLOB) != 0 ||
+                git_treebuilder_write(&out, tb) != 0) {
+                printf("error: write failed\n");
+                return 1;
+            }
+        }
+        printf("writes %d entries %zu seconds %.6f\n", count, git_treebuilder_entrycount(tb), now_mono() - t0);
+        git_treebuilder_free(tb);
+        git_tree_entry_free(te);
+        git_tree_free(sub);
+        git_tree_free(root);
+        git_commit_free(c);
+        git_odb_free(odb);
     } else {
         fprintf(stderr, "gitstore-tool: unknown command %s\n", argv[1]);
         rc = 2;
