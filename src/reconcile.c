@@ -64,6 +64,7 @@ struct rc_state {
     git_oid bcommit;
     bool bexists;
     bool again;
+    long long audit_before; /* the audit cursor before this job read it; -1 */
 };
 
 static pthread_key_t rc_key;
@@ -411,6 +412,13 @@ rc_read_audit(struct rc_state *st)
 
     if (ctx->profile->audit_path == NULL)
         return;
+    if (st->audit_before < 0 && ctx->audit_cursor != NULL) {
+        char *end;
+        long long v = strtoll(ctx->audit_cursor, &end, 10);
+
+        if (end != ctx->audit_cursor && *end == '\0')
+            st->audit_before = v;
+    }
     if (platform_audit(ctx->pl, ctx->audit_cursor, &entries, &err) !=
         PLATFORM_OK) {
         log_warn("cannot read the audit log", "workspace", ctx->workspace,
@@ -446,6 +454,35 @@ rc_read_audit(struct rc_state *st)
         free(key);
     }
     json_decref(entries);
+}
+
+/*
+ * After a job that went through: forget the actors of audit entries read
+ * before this job's listing was taken (seq up to st->audit_before).  Their
+ * changes were in that listing and are committed now; what was read later
+ * may describe changes the listing missed, and stays for the next job.
+ * (Numeric sequence numbers only; others wait for the cap.)
+ */
+static void
+rc_forget_audit(struct rc_state *st)
+{
+    json_t *actors = st->ctx->audit_actors, *v, *seq;
+    const char *key;
+    void *tmp;
+    size_t before = json_object_size(actors);
+    char a[32], b[32];
+
+    if (st->audit_before < 0)
+        return;
+    json_object_foreach_safe(actors, tmp, key, v) {
+        seq = json_object_get(v, "seq");
+        if (json_is_integer(seq) && json_integer_value(seq) <= st->audit_before)
+            json_object_del(actors, key);
+    }
+    snprintf(a, sizeof a, "%zu", before - json_object_size(actors));
+    snprintf(b, sizeof b, "%zu", json_object_size(actors));
+    log_debug("forgot the actors of committed changes", "workspace", st->ctx->workspace,
+              "forgotten", a, "kept", b);
 }
 
 /* Compare the three sides of one slot. */
@@ -1222,6 +1259,7 @@ reconcile_run(const struct config *cfg, const struct config_workspace *ws,
     memset(rep, 0, sizeof *rep);
     rep->push_to_apply = -1;
     memset(&st, 0, sizeof st);
+    st.audit_before = -1;
     st.ws = ws;
     st.job = job;
     st.rep = rep;
@@ -1251,6 +1289,8 @@ reconcile_run(const struct config *cfg, const struct config_workspace *ws,
         }
     }
     rep->passes = passes;
+    if (rc == 0)
+        rc_forget_audit(&st);
     /* Housekeeping once the changes are through, so that a repack never
      * delays the change that triggered the job (it may delay the next). */
     {

@@ -5,12 +5,19 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 6
+plan 8
 
 sync_setup platform 10 2s off
 git --git-dir="$T/remote.git" config --unset gitsyncd.url
 plat_post models '{"slug":"quiet","name":"Quiet","sourceId":1,"queryType":"raw_sql"}' >/dev/null
 if wait_commits 1 10; then pass "a platform change with no event arrives by the interval"; else fail "a platform change with no event arrives by the interval" "$(tail -n 20 "$T/gitsyncd.log")"; fi
+# Without events the author comes from the platform's audit log; once a
+# job has committed them, the actors it read before are forgotten, so the
+# map does not grow with every resource ever changed.
+plat_post models '{"slug":"quiet-two","name":"Quiet 2","sourceId":1,"queryType":"raw_sql"}' "Grace Hopper <grace@example.com>" >/dev/null
+wait_commits 2 10
+is "with no event, the commit's author is the audit log's actor" "$(remote_log | tail -n 1 | cut -d'|' -f2)" "Grace Hopper <grace@example.com>"
+like "the actors of changes already committed are forgotten" "$(cat "$T/gitsyncd.log")" 'forgot the actors of committed changes.* forgotten=[1-9]'
 clone_pull
 printf 'slug: pushed-quietly\nname: P\nsourceId: 2\nqueryType: raw_sql\n' > "$T/clone/models/pushed-quietly.yaml"
 clone_push "no webhook for this push"
