@@ -397,6 +397,8 @@ print("| last process (no restarts): anonymous memory (RssAnon) between jobs, me
 print("| open descriptors, highest in the same two windows | %.0f -> %.0f (%+.1f%%): %s |" % (r["fds"][0], r["fds"][1], 100 * r["fd_growth"], yes(r["fd_growth"] < 0.10)))
 print("| VmRSS between jobs (includes mapped pack files), same windows; lowest RssAnon of any sample, same windows; highest RssAnon while jobs ran | %d -> %d kB; %d -> %d kB; %d kB |" % (r["vmrss_kb"][0], r["vmrss_kb"][1], r["anon_floor_kb"][0], r["anon_floor_kb"][1], r["anon_peak_kb"]))
 print()
+print("wrk's socket errors come from the `kill -9` restarts: while gitsyncd is down, each of its connections fails and is retried at once (without restarts, the same load gives none).")
+print()
 print("Commits on the branch: %d. gitsyncd's log: %.1f MB. Driver errors: %d. Verdict: %s." % (
     r["commits"], r["log_bytes"] / 1e6, st["errors"], "**nothing lost, flat**" if r["ok"] else "**FAILED**"))
 PY
