@@ -195,7 +195,8 @@ def git_changes():
             git("pull", "-q", "--rebase", "origin", "main", check=False)
             os.makedirs(clone + "/models", exist_ok=True)
             mine = [f for f in os.listdir(clone + "/models") if f.startswith("soak-g-")]
-            if mine and random.random() < (0.3 if time.time() - t0 < total / 2 else 0.9):
+            # After the restarts only changes: new files would grow the data set.
+            if mine and (time.time() - t0 >= calm or random.random() < 0.3):
                 f = clone + "/models/" + random.choice(mine)
                 text = open(f).read()
                 text = re.sub(r"^name: .*$", "name: G updated %d" % random.randrange(10**6), text, flags=re.M)
