@@ -51,9 +51,8 @@ print("| jansson parsing the same pages, nothing else: %.1f MB (s) | %.3f | | %.
 print("| %d sequential updates (s) | %.3f | %.3f | %.2fx |" % (u, us, uc, us / uc))
 print("\nThe client made %s requests over %s connection(s) for the listing and %s requests over %s connection(s) for the updates (target: no slower than 1.2x curl, connections much fewer than requests). The client's time includes its process start and profile load."
       % (lst[1], lst[5], upd[1], upd[5]))
-print("\nListing: %.2fx curl (target 1.2x: %s). curl parses nothing; parsing the pages with jansson (the JSON library this project uses), with nothing else, takes %.2fx curl's whole listing.%s"
-      % (ls / lc, "met" if ls / lc <= 1.2 else "missed", parse_s / lc,
-         " So a client that parses what it lists, one page after another, cannot meet 1.2x against this peer on this machine." if lc + parse_s > 1.2 * lc else ""))
+print("\nListing: %.2fx curl (target 1.2x: %s). curl parses nothing; parsing the pages with jansson (the JSON library this project uses), with nothing else, takes %.2fx curl's whole listing. The client parses each page on a second thread while it asks for the next one (so it may ask for one page beyond the end); one page after another, it would take about curl's time plus the parse."
+      % (ls / lc, "met" if ls / lc <= 1.2 else "missed", parse_s / lc))
 PY
 printf '\nMeasured %s by `bench/platform.sh`.\n' "$(machine_line)" >> "$T/section.md"
 results_section platform "$T/section.md"

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,12 +207,14 @@ platform_retryable(long code)
 
 /*
  * One request with retries.  what names the resource in messages.  On
- * PLATFORM_OK r holds the answer (json parsed when there is a body).
+ * PLATFORM_OK r holds the answer: its body, and unless raw is set the
+ * body parsed (raw leaves a 2xx body unparsed for the caller; an error
+ * answer is always parsed for the platform's message).
  */
 static enum platform_result
-platform_request(struct platform *pl, const char *method, const char *url,
-                 const json_t *body, const char *actor, const char *what,
-                 struct platform_response *r, char **err)
+platform_request_ex(struct platform *pl, const char *method, const char *url,
+                    const json_t *body, const char *actor, const char *what,
+                    bool raw, struct platform_response *r, char **err)
 {
     struct curl_slist *h = NULL;
     char *payload = NULL, *hdr, *msg, curlerr[CURL_ERROR_SIZE];
@@ -319,6 +322,10 @@ platform_request(struct platform *pl, const char *method, const char *url,
                   "what", what, "error", rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP status");
         usleep((useconds_t)(delay * 1e6));
     }
+    if (raw && r->code >= 200 && r->code < 300) {
+        res = PLATFORM_OK;
+        goto out;
+    }
     if (r->body.len > 0)
         r->json = json_loadb(r->body.data, r->body.len, 0, &jerr);
     if (r->code >= 200 && r->code < 300) {
@@ -351,6 +358,14 @@ out:
     return res;
 }
 
+static enum platform_result
+platform_request(struct platform *pl, const char *method, const char *url,
+                 const json_t *body, const char *actor, const char *what,
+                 struct platform_response *r, char **err)
+{
+    return platform_request_ex(pl, method, url, body, actor, what, false, r, err);
+}
+
 /* A URL: base + path, with {id} replaced by the escaped id. */
 static char *
 platform_url(struct platform *pl, const char *path, const char *id)
@@ -373,108 +388,291 @@ platform_items(const struct profile_kind *k, json_t *answer)
     return k->items != NULL ? json_object_get(answer, k->items) : answer;
 }
 
-enum platform_result
-platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
-              char **err)
+/* The URL of one page of a listing. */
+static char *
+platform_page_url(struct platform *pl, const struct profile_kind *k,
+                  const char *base, long offset, int pageno, const char *cursor)
+{
+    char *esc, *url;
+
+    switch (k->paging) {
+    case PAGING_OFFSET:
+        return xasprintf("%s?%s=%d&%s=%ld", base, k->limit_param, k->page_size,
+                         k->offset_param, offset);
+    case PAGING_PAGE:
+        return xasprintf("%s?%s=%d&%s=%d", base, k->page_param, pageno,
+                         k->limit_param, k->page_size);
+    case PAGING_CURSOR:
+        if (cursor == NULL)
+            return xasprintf("%s?%s=%d", base, k->limit_param, k->page_size);
+        esc = curl_easy_escape(pl->curl, cursor, 0);
+        url = xasprintf("%s?%s=%d&%s=%s", base, k->limit_param, k->page_size,
+                        k->cursor_param, esc);
+        curl_free(esc);
+        return url;
+    case PAGING_LINK:
+        /* Later pages' URLs come from the last answer's Link header. */
+        if (cursor == NULL)
+            return xasprintf("%s?%s=1&%s=%d", base, k->page_param, k->limit_param,
+                             k->page_size);
+        return xstrdup(cursor);
+    case PAGING_NONE:
+        break;
+    }
+    return xstrdup(base);
+}
+
+/* The next page's absolute URL from a Link header's rel="next", or NULL. */
+static char *
+platform_link_next(struct platform *pl, const struct platform_response *r)
+{
+    if (r->link_next == NULL)
+        return NULL;
+    return strstr(r->link_next, "://") != NULL ? xstrdup(r->link_next)
+                                                : xasprintf("%s%s", pl->base, r->link_next);
+}
+
+/*
+ * Append one parsed page to all.  *more says whether the listing goes on
+ * (offset and page paging; the caller decides for cursor and Link paging)
+ * and *n is the number of items the page held.
+ */
+static enum platform_result
+platform_take_page(const struct profile_kind *k, const char *what, json_t *answer,
+                   json_t *all, bool *more, size_t *n, char **err)
+{
+    json_t *page = platform_items(k, answer);
+
+    if (!json_is_array(page)) {
+        set_error(err, "GET %s: the answer has no list%s%s", what,
+                  k->items ? " in " : "", k->items ? k->items : "");
+        return PLATFORM_ERROR;
+    }
+    json_array_extend(all, page);
+    *n = json_array_size(page);
+    *more = false;
+    if (k->paging == PAGING_OFFSET || k->paging == PAGING_PAGE) {
+        if (k->has_more != NULL && json_object_get(answer, k->has_more) != NULL)
+            *more = json_is_true(json_object_get(answer, k->has_more));
+        else
+            *more = (int)*n >= k->page_size;
+        *more = *more && *n > 0;
+    }
+    return PLATFORM_OK;
+}
+
+/*
+ * A listing one page after another, from offset (offset paging) or the
+ * first page.  Cursor paging needs each answer parsed before the next
+ * request; the pipelined listing below falls back to this one too.
+ */
+static enum platform_result
+platform_list_serial(struct platform *pl, const struct profile_kind *k, const char *base,
+                     const char *what, long offset, json_t *all, char **err)
 {
     struct platform_response r;
     enum platform_result res = PLATFORM_OK;
-    json_t *all = json_array(), *page;
-    char *url = NULL, *base, *cursor = NULL, *what;
-    char *esc;
+    char *url, *cursor = NULL;
+    const char *next;
     int n, pageno = 1;
-    long offset = 0;
+    size_t got;
     bool more;
 
-    *items = NULL;
-    base = platform_url(pl, k->collection, NULL);
-    what = xasprintf("%s list", k->name);
     for (n = 0; n < PLATFORM_MAX_PAGES; n++) {
-        free(url);
-        switch (k->paging) {
-        case PAGING_NONE:
-            url = xstrdup(base);
-            break;
-        case PAGING_OFFSET:
-            url = xasprintf("%s?%s=%d&%s=%ld", base, k->limit_param, k->page_size,
-                            k->offset_param, offset);
-            break;
-        case PAGING_PAGE:
-            url = xasprintf("%s?%s=%d&%s=%d", base, k->page_param, pageno,
-                            k->limit_param, k->page_size);
-            break;
-        case PAGING_CURSOR:
-            if (cursor == NULL) {
-                url = xasprintf("%s?%s=%d", base, k->limit_param, k->page_size);
-            } else {
-                esc = curl_easy_escape(pl->curl, cursor, 0);
-                url = xasprintf("%s?%s=%d&%s=%s", base, k->limit_param, k->page_size,
-                                k->cursor_param, esc);
-                curl_free(esc);
-            }
-            break;
-        case PAGING_LINK:
-            /* The next page's URL came from the last answer's Link header. */
-            if (n == 0) {
-                url = xasprintf("%s?%s=1&%s=%d", base, k->page_param, k->limit_param, k->page_size);
-            } else {
-                url = cursor;
-                cursor = NULL;
-            }
-            break;
-        }
+        url = platform_page_url(pl, k, base, offset, pageno, cursor);
         res = platform_request(pl, "GET", url, NULL, NULL, what, &r, err);
+        free(url);
         if (res != PLATFORM_OK)
-            goto out;
-        page = platform_items(k, r.json);
-        if (!json_is_array(page)) {
-            set_error(err, "GET %s: the answer has no list%s%s", what,
-                            k->items ? " in " : "", k->items ? k->items : "");
-            res = PLATFORM_ERROR;
+            break;
+        res = platform_take_page(k, what, r.json, all, &more, &got, err);
+        if (res != PLATFORM_OK) {
             platform_response_free(&r);
-            goto out;
+            break;
         }
-        json_array_extend(all, page);
-        more = false;
-        switch (k->paging) {
-        case PAGING_NONE:
-            break;
-        case PAGING_OFFSET:
-        case PAGING_PAGE:
-            if (k->has_more != NULL && json_object_get(r.json, k->has_more) != NULL)
-                more = json_is_true(json_object_get(r.json, k->has_more));
-            else
-                more = (int)json_array_size(page) >= k->page_size;
-            offset += (long)json_array_size(page);
-            pageno++;
-            more = more && json_array_size(page) > 0;
-            break;
-        case PAGING_CURSOR:
-            free(cursor);
-            cursor = json_string_value(json_object_get(r.json, k->next_cursor)) != NULL
-                         ? xstrdup(json_string_value(json_object_get(r.json, k->next_cursor)))
-                         : NULL;
-            more = cursor != NULL && cursor[0] != '\0';
-            break;
-        case PAGING_LINK:
-            if (r.link_next != NULL) {
-                cursor = strstr(r.link_next, "://") != NULL
-                             ? xstrdup(r.link_next)
-                             : xasprintf("%s%s", pl->base, r.link_next);
-                more = true;
-            }
-            break;
+        offset += (long)got;
+        pageno++;
+        free(cursor);
+        cursor = NULL;
+        if (k->paging == PAGING_CURSOR) {
+            next = json_string_value(json_object_get(r.json, k->next_cursor));
+            cursor = next != NULL && next[0] != '\0' ? xstrdup(next) : NULL;
+            more = cursor != NULL;
+        } else if (k->paging == PAGING_LINK) {
+            cursor = platform_link_next(pl, &r);
+            more = cursor != NULL;
         }
         platform_response_free(&r);
         if (!more)
             break;
     }
-    *items = all;
-    all = NULL;
-out:
-    json_decref(all);
-    free(url);
     free(cursor);
+    return res;
+}
+
+/*
+ * The pipelined listing: the calling thread (which owns the curl handle)
+ * fetches pages and a helper thread parses them, so that parsing page N
+ * overlaps the platform answering page N+1.  For offset and page paging
+ * the next URL is taken on trust (the page before was full); for Link
+ * paging it comes from the headers.  Trust is checked: a page that says
+ * there is more but is not full stops the pipeline, pages fetched after
+ * it are dropped, and the listing goes on one page at a time from the
+ * right offset.  At most LIST_AHEAD pages wait unparsed, so the end of a
+ * listing costs at most that many unneeded GETs.
+ */
+#define LIST_AHEAD 1
+
+struct list_pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const struct profile_kind *k;
+    const char *what;
+    struct buf q[LIST_AHEAD];  /* fetched pages, unparsed */
+    int head, n;
+    bool fetch_done;           /* the fetcher queues no more */
+    bool stop;                 /* the parser wants no more */
+    /* The parser's own, read by the fetcher after the join. */
+    bool resume;               /* stopped on a short page: go on serially */
+    long next_offset;          /* offset after the last page taken */
+    json_t *all;
+    enum platform_result res;
+    char *err;
+};
+
+static void *
+platform_list_parser(void *arg)
+{
+    struct list_pipe *lp = arg;
+    struct buf body;
+    json_error_t jerr;
+    json_t *answer;
+    size_t got;
+    bool more;
+
+    pthread_mutex_lock(&lp->mu);
+    for (;;) {
+        while (lp->n == 0 && !lp->fetch_done)
+            pthread_cond_wait(&lp->cv, &lp->mu);
+        if (lp->n == 0)
+            break;
+        body = lp->q[lp->head];
+        lp->head = (lp->head + 1) % LIST_AHEAD;
+        lp->n--;
+        pthread_cond_broadcast(&lp->cv);
+        if (lp->stop) {
+            buf_free(&body);
+            continue;
+        }
+        pthread_mutex_unlock(&lp->mu);
+        more = true;
+        answer = body.len > 0 ? json_loadb(body.data, body.len, 0, &jerr) : NULL;
+        if (answer == NULL && body.len > 0) {
+            set_error(&lp->err, "GET %s: the answer is not JSON (line %d: %s)", lp->what,
+                      jerr.line, jerr.text);
+            lp->res = PLATFORM_ERROR;
+        } else {
+            lp->res = platform_take_page(lp->k, lp->what, answer, lp->all, &more, &got, &lp->err);
+            lp->next_offset += (long)got;
+            if (lp->res == PLATFORM_OK && lp->k->paging == PAGING_OFFSET && more &&
+                (int)got != lp->k->page_size)
+                lp->resume = true;
+        }
+        json_decref(answer);
+        buf_free(&body);
+        pthread_mutex_lock(&lp->mu);
+        if (lp->res != PLATFORM_OK || lp->resume ||
+            (lp->k->paging != PAGING_LINK && !more))
+            lp->stop = true;
+        pthread_cond_broadcast(&lp->cv);
+    }
+    pthread_mutex_unlock(&lp->mu);
+    return NULL;
+}
+
+enum platform_result
+platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
+              char **err)
+{
+    struct platform_response r;
+    struct list_pipe lp;
+    enum platform_result res = PLATFORM_OK;
+    pthread_t parser;
+    char *base, *what, *url, *link = NULL;
+    bool stop;
+    int n;
+
+    *items = NULL;
+    base = platform_url(pl, k->collection, NULL);
+    what = xasprintf("%s list", k->name);
+    memset(&lp, 0, sizeof lp);
+    lp.all = json_array();
+    lp.k = k;
+    lp.what = what;
+    lp.res = PLATFORM_OK;
+    if (k->paging == PAGING_NONE || k->paging == PAGING_CURSOR) {
+        res = platform_list_serial(pl, k, base, what, 0, lp.all, err);
+        goto out;
+    }
+    pthread_mutex_init(&lp.mu, NULL);
+    pthread_cond_init(&lp.cv, NULL);
+    if (pthread_create(&parser, NULL, platform_list_parser, &lp) != 0) {
+        log_warn("cannot start a thread to parse pages; listing one page at a time",
+                 "workspace", pl->workspace, "kind", k->name);
+        res = platform_list_serial(pl, k, base, what, 0, lp.all, err);
+        goto destroy;
+    }
+    for (n = 0; n < PLATFORM_MAX_PAGES; n++) {
+        pthread_mutex_lock(&lp.mu);
+        while (lp.n == LIST_AHEAD && !lp.stop)
+            pthread_cond_wait(&lp.cv, &lp.mu);
+        stop = lp.stop;
+        pthread_mutex_unlock(&lp.mu);
+        if (stop || (k->paging == PAGING_LINK && n > 0 && link == NULL))
+            break;
+        url = platform_page_url(pl, k, base, (long)n * k->page_size, n + 1, link);
+        res = platform_request_ex(pl, "GET", url, NULL, NULL, what, true, &r, err);
+        free(url);
+        if (res != PLATFORM_OK)
+            break;
+        free(link);
+        link = k->paging == PAGING_LINK ? platform_link_next(pl, &r) : NULL;
+        pthread_mutex_lock(&lp.mu);
+        lp.q[(lp.head + lp.n) % LIST_AHEAD] = r.body;
+        lp.n++;
+        pthread_cond_broadcast(&lp.cv);
+        pthread_mutex_unlock(&lp.mu);
+        buf_init(&r.body);
+        platform_response_free(&r);
+    }
+    pthread_mutex_lock(&lp.mu);
+    lp.fetch_done = true;
+    pthread_cond_broadcast(&lp.cv);
+    pthread_mutex_unlock(&lp.mu);
+    pthread_join(parser, NULL);
+    if (res == PLATFORM_OK && lp.res != PLATFORM_OK) {
+        res = lp.res;
+        if (err != NULL) {
+            free(*err);
+            *err = lp.err;
+            lp.err = NULL;
+        }
+    }
+    if (res == PLATFORM_OK && lp.resume) {
+        log_debug("platform listing: a page held fewer items than asked for; going on one page at a time",
+                  "workspace", pl->workspace, "kind", k->name);
+        res = platform_list_serial(pl, k, base, what, lp.next_offset, lp.all, err);
+    }
+destroy:
+    pthread_cond_destroy(&lp.cv);
+    pthread_mutex_destroy(&lp.mu);
+out:
+    if (res == PLATFORM_OK) {
+        *items = lp.all;
+        lp.all = NULL;
+    }
+    json_decref(lp.all);
+    free(lp.err);
+    free(link);
     free(base);
     free(what);
     return res;

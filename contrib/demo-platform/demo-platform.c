@@ -57,6 +57,8 @@ static const char dp_usage_text[] =
     "  --fail-rate R          answer that fraction of requests 503 (or 429 with\n"
     "                         Retry-After: 1) before doing anything\n"
     "  --latency-ms M         wait M ms before answering each request\n"
+    "  --max-page N           give at most N items per page whatever limit asks\n"
+    "                         for (hasMore still tells the truth), as many APIs do\n"
     "  -h, --help             this text\n"
     "\n"
     "API (every request needs Authorization: Bearer TOKEN, else 401; a write\n"
@@ -97,6 +99,7 @@ static struct {
     double fail_rate;
     const char *skip_in_lists; /* a slug page listings leave out */
     int latency_ms;
+    long max_page;             /* items per page at most, 0: as asked */
     regex_t slug_re;
     struct event_base *base;
     /* webhook delivery */
@@ -552,6 +555,8 @@ dp_list(struct evhttp_request *req, struct dp_kind *k, struct evkeyvalq *q)
         dp_error(req, 400, "limit must be 1 to 1000 and offset at least 0");
         return;
     }
+    if (dp.max_page > 0 && limit > dp.max_page)
+        limit = dp.max_page;
     n = (long)json_array_size(k->items);
     for (i = offset; i < n && i < offset + limit; i++) {
         v = json_array_get(k->items, (size_t)i);
@@ -841,6 +846,7 @@ main(int argc, char **argv)
         { "fail-rate", required_argument, NULL, 'f' },
         { "latency-ms", required_argument, NULL, 'L' },
         { "skip-in-lists", required_argument, NULL, 'K' },
+        { "max-page", required_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -868,6 +874,7 @@ main(int argc, char **argv)
         case 'f': dp.fail_rate = atof(optarg); break;
         case 'L': dp.latency_ms = atoi(optarg); break;
         case 'K': dp.skip_in_lists = optarg; break;
+        case 'M': dp.max_page = atol(optarg); break;
         case 'h':
             fputs(dp_usage_text, stdout);
             return 0;

@@ -5,7 +5,7 @@
 DEMO_PLATFORM=$top_builddir/contrib/demo-platform/demo-platform
 TOOL=$top_builddir/tests/platform-tool
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 18
+plan 20
 
 start() { # start NAME ARGS...: a demo platform; sets URL_<NAME>
     _n=$1; shift
@@ -54,11 +54,20 @@ like "deleting a model that a sync uses is refused" "$rc:$(cat "$T/pt.err")" '^1
 pt delete sync to-crm && pt delete model daily-users
 is "delete the sync, then the model" "$? $(pt list model | wc -l)" "0 0"
 
-# 1,000 models, pages of 100: each listed exactly once.
+# 1,000 models, pages of 100: each listed exactly once.  The client asks
+# for the next page while it parses the last, so it may ask for one page
+# beyond the end.
 start b --seed 2000
-n=$(PT_URL=$URL_b "$TOOL" list model 2>"$T/b.err" | sort -u | wc -l)
-is "1,000 models listed exactly once" "$n" 1000
-like "in pages of 100 over one connection" "$(cat "$T/b.err")" '^requests 10 retries 0 connections 1$'
+PT_URL=$URL_b "$TOOL" list model >"$T/b.out" 2>"$T/b.err"
+is "1,000 models listed exactly once" "$(wc -l < "$T/b.out") $(sort -u "$T/b.out" | wc -l)" "1000 1000"
+like "in pages of 100 over one connection, at most one page beyond the end" "$(cat "$T/b.err")" '^requests 1[01] retries 0 connections 1$'
+
+# A platform that gives 30 items a page whatever the client asks for:
+# the client pages by what it got, so nothing is skipped or listed twice.
+start b2 --seed 2000 --max-page 30
+PT_URL=$URL_b2 "$TOOL" list model >"$T/b2.out" 2>"$T/b2.err"
+is "pages capped at 30: 1,000 models listed exactly once" "$(wc -l < "$T/b2.out") $(sort -u "$T/b2.out" | wc -l)" "1000 1000"
+like "in pages of 30 (34 or 35 requests)" "$(cat "$T/b2.err")" '^requests 3[45] retries 0 connections 1$'
 
 # A platform failing 30% of requests: every operation still succeeds.
 start c --seed 200 --fail-rate 0.3
