@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1589,6 +1590,57 @@ gitstore_local_cas(struct gitstore *gs, const char *path, const char *ref,
     return res;
 }
 
+/*
+ * Pushes to a local remote stage their objects under
+ * refs/gitsyncd/incoming/<pid>-<id>, removed after the swap.  A push
+ * killed in between leaves its staging ref behind, and with it objects
+ * the remote keeps forever.  Remove those whose process is gone; a live
+ * process's (this one's other workers, another gitsyncd) are left alone.
+ */
+struct gitstore_names {
+    char **v;
+    size_t n;
+};
+
+static int
+gitstore_collect_ref(const char *name, void *arg)
+{
+    struct gitstore_names *names = arg;
+
+    names->v = xreallocarray(names->v, names->n + 1, sizeof *names->v);
+    names->v[names->n++] = xstrdup(name);
+    return 0;
+}
+
+static void
+gitstore_sweep_staging(git_repository *remote, const char *path)
+{
+    struct gitstore_names names = { NULL, 0 };
+    const char *tail;
+    char *end;
+    long pid;
+    size_t i;
+    bool listed;
+
+    listed = git_reference_foreach_glob(remote, "refs/gitsyncd/incoming/*",
+                                        gitstore_collect_ref, &names) == 0;
+    for (i = 0; listed && i < names.n; i++) {
+        tail = names.v[i] + strlen("refs/gitsyncd/incoming/");
+        errno = 0;
+        pid = strtol(tail, &end, 10);
+        if (errno != 0 || end == tail || *end != '-' || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (git_reference_remove(remote, names.v[i]) == 0)
+            log_warn("removed a staging ref left by a push that was killed", "remote", path,
+                     "ref", names.v[i]);
+    }
+    for (i = 0; i < names.n; i++)
+        free(names.v[i]);
+    free(names.v);
+}
+
 /* The push's source ref names a commit that may be held only in memory:
  * it lives no longer than the push. */
 static void
@@ -1693,6 +1745,7 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
 
             if (git_repository_open_bare(&rr, local) == 0) {
                 git_reference_remove(rr, staging);
+                gitstore_sweep_staging(rr, local);
                 git_repository_free(rr);
             }
         }

@@ -4,7 +4,7 @@
 # empty and an unreachable remote.  The git CLI checks what was written.
 . "$top_srcdir/tests/e2e/lib.sh"
 TOOL=$top_builddir/tests/gitstore-tool
-plan 33
+plan 35
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
@@ -78,6 +78,20 @@ touch -d '1 minute ago' "$T/remote.git/refs/heads/main.lock"
 GS_TAG=stale "$TOOL" commit-push 1 >/dev/null 2>"$T/stale.err"; rc=$?
 is "a stale ref lock is removed and the push succeeds" "$rc:$(test -e "$T/remote.git/refs/heads/main.lock" && echo left)" "0:"
 like "with a warning naming the lock file" "$(cat "$T/stale.err")" 'removed a stale lock.*main.lock'
+
+# A push to a local remote stages its objects under a ref of its own; a
+# push killed before removing it leaves it behind.  The next push removes
+# those of processes that are gone and keeps those of live ones.
+sh -c 'exit 0' & dead=$!; wait $dead
+head=$(git --git-dir="$T/remote.git" rev-parse main)
+git --git-dir="$T/remote.git" update-ref "refs/gitsyncd/incoming/$dead-0x1" "$head"
+git --git-dir="$T/remote.git" update-ref "refs/gitsyncd/incoming/$$-0x2" "$head"
+GS_TAG=sweep "$TOOL" commit-push 1 >/dev/null 2>"$T/sweep.err"; rc=$?
+is "a staging ref of a dead push is removed, a live process's kept" \
+    "$rc:$(git --git-dir="$T/remote.git" for-each-ref --format='%(refname)' refs/gitsyncd/ | tr '\n' ' ')" \
+    "0:refs/gitsyncd/incoming/$$-0x2 "
+like "with a warning naming the ref" "$(cat "$T/sweep.err")" "removed a staging ref.*incoming/$dead-0x1"
+git --git-dir="$T/remote.git" update-ref -d "refs/gitsyncd/incoming/$$-0x2"
 
 # Maintenance: libgit2 never packs (each network fetch adds a pack to the
 # mirror, each commit loose objects); past 16 packs or about 4,096 loose
