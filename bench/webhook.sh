@@ -35,6 +35,7 @@ GP=$(port)
 cat > "$T/g.yaml" <<YAML
 listen: 127.0.0.1:$GP
 workers: 2
+http_threads: 2
 state_dir: $T/state
 rate_limit: 0
 log: {level: warn}
@@ -100,7 +101,7 @@ g, w, n = parse(sys.argv[1]), parse(sys.argv[2]), parse(sys.argv[3])
 print("## Webhook intake: signed 8 KB GitHub pushes, %s connections, %s s each\n" % (sys.argv[6], sys.argv[7]))
 print("| server | requests/s | p50 ms | p99 ms | non-2xx |")
 print("| --- | ---: | ---: | ---: | ---: |")
-for name, r in (("gitsyncd (verify, parse, dedup, answer)", g), ("adnanh webhook 2.8 (verify HMAC)", w), ("nginx `return 202;` (ceiling)", n)):
+for name, r in (("gitsyncd, 2 request threads (verify, parse, dedup, answer)", g), ("adnanh webhook 2.8 (verify HMAC)", w), ("nginx `return 202;`, 2 workers (ceiling)", n)):
     print("| %s | %.0f | %.2f | %.2f | %d |" % (name, r[0], r[1], r[2], r[3]))
 print("\ngitsyncd: %.0f%% of nginx's requests/s (target: at least 50%%), %.1fx webhook's, p99 %.2f ms (target: under 5 ms), peak RSS %.1f MB (target: under 20 MB); %s pushes verified and answered 200 (another branch)."
       % (100 * g[0] / n[0], g[0] / w[0], g[2], int(sys.argv[4]) / 1024, sys.argv[5]))

@@ -255,6 +255,12 @@ serve_reload(evutil_socket_t fd, short what, void *arg)
     }
     if (strcmp(cfg->listen, sv->cfg->listen) != 0)
         log_warn("listen changed: it takes effect at the next restart", "listen", cfg->listen);
+    if (cfg->http_threads != sv->cfg->http_threads) {
+        char n[16];
+
+        snprintf(n, sizeof n, "%d", cfg->http_threads);
+        log_warn("http_threads changed: it takes effect at the next restart", "http_threads", n);
+    }
     log_set_level(cfg->log_level);
     log_set_format(cfg->log_format);
     cmd_apply_log_opts();
@@ -369,10 +375,13 @@ cmd_serve(int argc, char **argv)
     {
         char n[24];
 
+        char t[24];
+
         snprintf(n, sizeof n, "%d", sv.cfg->workers);
+        snprintf(t, sizeof t, "%d", sv.cfg->http_threads);
         log_info("gitsyncd serving", "version", PACKAGE_VERSION, "listen", sv.cfg->listen,
                  "admin_listen", sv.cfg->admin_listen ? sv.cfg->admin_listen : "",
-                 "workers", n);
+                 "workers", n, "http_threads", t);
     }
     event_base_dispatch(sv.base);
 

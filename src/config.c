@@ -135,6 +135,7 @@ static const struct config_field config_top_fields[] = {
     F("listen", CT_STRING, struct config, listen),
     F("admin_listen", CT_STRING, struct config, admin_listen),
     FN("workers", CT_INT, struct config, workers, 1, 256),
+    FN("http_threads", CT_INT, struct config, http_threads, 1, 64),
     F("state_dir", CT_STRING, struct config, state_dir),
     F("profiles_dir", CT_STRING, struct config, profiles_dir),
     FN("max_body", CT_SIZE, struct config, max_body, 1024, 1073741824.0),
@@ -614,6 +615,7 @@ config_defaults(struct config *cfg)
 
     cfg->listen = xstrdup("127.0.0.1:8080");
     cfg->workers = n > 0 ? (int)(n > 256 ? 256 : n) : 2;
+    cfg->http_threads = n > 0 ? (int)(n > 4 ? 4 : n) : 1;
     cfg->state_dir = xstrdup("/var/lib/gitsyncd");
     cfg->max_body = 1024 * 1024;
     cfg->request_timeout_ms = 30000;
@@ -748,6 +750,7 @@ config_print(FILE *f, const struct config *cfg)
     fprintf(f, "  listen          %s\n", cfg->listen);
     fprintf(f, "  admin_listen    %s\n", cfg->admin_listen ? cfg->admin_listen : "(same as listen)");
     fprintf(f, "  workers         %d\n", cfg->workers);
+    fprintf(f, "  http_threads    %d\n", cfg->http_threads);
     fprintf(f, "  state_dir       %s\n", cfg->state_dir);
     fprintf(f, "  max_body        %llu bytes\n", cfg->max_body);
     fprintf(f, "  request_timeout %lldms\n", cfg->request_timeout_ms);

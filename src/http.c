@@ -5,12 +5,18 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -25,6 +31,7 @@
 
 #define HTTP_CLIENTS 4096
 #define HTTP_MAX_HEADERS (64 * 1024)
+#define HTTP_BACKLOG 1024
 
 /* A remembered delivery id. */
 struct http_seen {
@@ -59,15 +66,36 @@ struct http_client {
     struct http_bucket bucket;
 };
 
-struct http_server {
+/*
+ * One event loop answering requests.  Loop 0 is the daemon's main loop;
+ * with http_threads above 1, each further loop runs in a thread of its
+ * own with its own listening socket on the same address (SO_REUSEPORT:
+ * the kernel spreads connections over them).  A request is handled
+ * entirely by the loop that accepted its connection.
+ */
+struct http_loop {
+    struct http_server *s;
     struct event_base *base;
     struct evhttp *http;
-    struct evhttp *admin;
+    pthread_t thread;
+    bool running;
+};
+
+struct http_server {
+    struct event_base *base;
+    struct evhttp *http;       /* loops[0].http */
+    struct evhttp *admin;      /* on loop 0 */
+    struct http_loop *loops;
+    size_t nloops;
+    /* cfg and profiles: every request reads them, a reload replaces them */
+    pthread_rwlock_t cfg_lock;
+    /* the dedup table, the client buckets and the flood guard */
+    pthread_mutex_t lock;
     const struct config *cfg;
     struct queue *queue;
     struct profile **profiles; /* per workspace, same order as cfg */
     size_t nprofiles;
-    bool ready;
+    atomic_bool ready;
     /* dedup: hash table plus a ring for eviction in arrival order */
     struct http_seen **buckets;
     size_t nbuckets;
@@ -96,7 +124,21 @@ http_hash(const char *s)
 
 /* True if id was seen within the TTL; else remember it. */
 static bool
+http_seen_locked(struct http_server *s, const char *id);
+
+static bool
 http_seen(struct http_server *s, const char *id)
+{
+    bool seen;
+
+    pthread_mutex_lock(&s->lock);
+    seen = http_seen_locked(s, id);
+    pthread_mutex_unlock(&s->lock);
+    return seen;
+}
+
+static bool
+http_seen_locked(struct http_server *s, const char *id)
 {
     struct http_seen **pp, *e;
     double now = now_mono();
@@ -167,9 +209,11 @@ http_rate_ok(struct http_server *s, const char *addr)
     struct http_client *c = NULL, *oldest = &s->clients[0];
     double now = now_mono();
     size_t i;
+    bool ok;
 
     if (s->cfg->rate_limit <= 0)
         return true;
+    pthread_mutex_lock(&s->lock);
     for (i = 0; i < HTTP_CLIENTS; i++) {
         if (strcmp(s->clients[i].addr, addr) == 0) {
             c = &s->clients[i];
@@ -184,7 +228,9 @@ http_rate_ok(struct http_server *s, const char *addr)
         c->bucket.tokens = s->cfg->rate_burst;
         c->bucket.last = now;
     }
-    return http_bucket_take(&c->bucket, now, s->cfg->rate_limit, s->cfg->rate_burst);
+    ok = http_bucket_take(&c->bucket, now, s->cfg->rate_limit, s->cfg->rate_burst);
+    pthread_mutex_unlock(&s->lock);
+    return ok;
 }
 
 /* Answer with a JSON body. */
@@ -213,16 +259,21 @@ http_reply_json(struct evhttp_request *req, int code, json_t *body)
 static bool
 http_noise_ok(struct http_server *s)
 {
+    unsigned long dropped;
     char n[32];
 
+    pthread_mutex_lock(&s->lock);
     if (!http_bucket_take(&s->noise, now_mono(), HTTP_NOISE_RATE, HTTP_NOISE_BURST)) {
         s->noise_dropped++;
+        pthread_mutex_unlock(&s->lock);
         return false;
     }
-    if (s->noise_dropped > 0) {
-        snprintf(n, sizeof n, "%lu", s->noise_dropped);
+    dropped = s->noise_dropped;
+    s->noise_dropped = 0;
+    pthread_mutex_unlock(&s->lock);
+    if (dropped > 0) {
+        snprintf(n, sizeof n, "%lu", dropped);
         log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);
-        s->noise_dropped = 0;
     }
     return true;
 }
@@ -382,8 +433,10 @@ http_admin_route(struct http_server *s, struct evhttp_request *req, const char *
     if (strcmp(path, "/healthz") == 0) {
         http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
     } else if (strcmp(path, "/readyz") == 0) {
-        http_reply_json(req, s->ready ? 200 : 503,
-                        json_pack("{s:s}", "status", s->ready ? "ready" : "starting"));
+        bool ready = atomic_load(&s->ready);
+
+        http_reply_json(req, ready ? 200 : 503,
+                        json_pack("{s:s}", "status", ready ? "ready" : "starting"));
     } else {
         text = strcmp(path, "/metrics") == 0 ? metrics_render() : status_render();
         b = evbuffer_new();
@@ -435,13 +488,19 @@ http_main_cb(struct evhttp_request *req, void *arg)
 {
     struct http_server *s = arg;
 
+    pthread_rwlock_rdlock(&s->cfg_lock);
     http_route(req, arg, true, s->admin == NULL);
+    pthread_rwlock_unlock(&s->cfg_lock);
 }
 
 static void
 http_admin_cb(struct evhttp_request *req, void *arg)
 {
+    struct http_server *s = arg;
+
+    pthread_rwlock_rdlock(&s->cfg_lock);
     http_route(req, arg, false, true);
+    pthread_rwlock_unlock(&s->cfg_lock);
 }
 
 /* Apply the limits of the configuration to one evhttp. */
@@ -456,38 +515,110 @@ http_limits(struct evhttp *h, const struct config *cfg)
                                       EVHTTP_REQ_OPTIONS);
 }
 
-/* Bind h to "host:port". */
-static int
-http_bind(struct evhttp *h, const char *addr, char **err)
+/*
+ * A listening socket on "host:port", non-blocking, TCP_NODELAY (evhttp
+ * writes headers and body apart: without it a larger answer such as
+ * /metrics waits for the client's delayed ACK; Linux passes the option
+ * on to accepted sockets).  reuseport: one of a group sharing the
+ * address.  *port, when above 0, replaces the address's port (a group on
+ * port 0 shares the port its first socket got); it is set to the port
+ * bound.
+ */
+static evutil_socket_t
+http_listen(const char *addr, bool reuseport, int *port, char **err)
 {
-    struct evhttp_bound_socket *bound;
-    char *host = xstrdup(addr), *colon = strrchr(host, ':');
-    long port;
-    int one = 1;
+    struct addrinfo hints, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char *host = xstrdup(addr), *colon = strrchr(host, ':'), *end, service[16];
+    evutil_socket_t fd = -1;
+    long p;
+    int one = 1, rc;
 
     if (colon == NULL) {
-        free(host);
-        return set_error(err, "listen address \"%s\" is not host:port", addr);
+        set_error(err, "listen address \"%s\" is not host:port", addr);
+        goto out;
     }
     *colon = '\0';
-    port = strtol(colon + 1, NULL, 10);
-    if (host[0] == '[') {
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || p < 0 || p > 65535) {
+        set_error(err, "listen address \"%s\": the port is not a number from 0 to 65535", addr);
+        goto out;
+    }
+    if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+        colon[-1] = '\0';
         memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
     }
-    bound = port >= 0 && port <= 65535
-                ? evhttp_bind_socket_with_handle(h, host, (ev_uint16_t)port)
-                : NULL;
-    if (bound == NULL) {
+    snprintf(service, sizeof service, "%d", *port > 0 ? *port : (int)p);
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(host[0] != '\0' ? host : NULL, service, &hints, &ai);
+    if (rc != 0) {
+        set_error(err, "cannot listen on %s: %s", addr, gai_strerror(rc));
+        goto out;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, HTTP_BACKLOG) != 0) {
         set_error(err, "cannot listen on %s: %s", addr, strerror(errno));
-        free(host);
-        return -1;
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+        goto out;
     }
-    /* evhttp writes headers and body apart: without TCP_NODELAY a larger
-     * answer (/metrics, /status) waits for the client's delayed ACK.
-     * Linux passes the option on to accepted sockets. */
-    setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        *port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                         : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+out:
+    if (ai != NULL)
+        freeaddrinfo(ai);
     free(host);
+    return fd;
+}
+
+/* Hand a listening socket to h, which closes it when freed. */
+static int
+http_accept_on(struct evhttp *h, evutil_socket_t fd, const char *addr, char **err)
+{
+    if (evhttp_accept_socket_with_handle(h, fd) == NULL) {
+        close(fd);
+        return set_error(err, "cannot listen on %s: libevent refused the socket", addr);
+    }
+    return 0;
+}
+
+/*
+ * Bind every loop to "host:port".  With several loops, each gets its own
+ * SO_REUSEPORT socket; as such a group would also share the port with
+ * another process of this user (a second gitsyncd), a plain socket tries
+ * the address first, so that "address in use" is still an error.
+ */
+static int
+http_bind(struct http_server *s, const char *addr, char **err)
+{
+    evutil_socket_t fd;
+    int port = 0;
+    size_t i;
+
+    if (s->nloops > 1) {
+        fd = http_listen(addr, false, &port, err);
+        if (fd < 0)
+            return -1;
+        close(fd);
+        /* The group binds the address as written (port 0 stays 0 for the
+         * first socket, whose port the others then share). */
+        port = 0;
+    }
+    for (i = 0; i < s->nloops; i++) {
+        fd = http_listen(addr, s->nloops > 1, &port, err);
+        if (fd < 0 || http_accept_on(s->loops[i].http, fd, addr, err) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -525,6 +656,19 @@ http_load_profiles(const struct config *cfg, struct profile ***out, char **err)
     return 0;
 }
 
+/* Apply the limits on a loop's own thread (evhttp is not thread-safe). */
+static void
+http_loop_limits_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_loop *l = arg;
+
+    (void)fd;
+    (void)what;
+    pthread_rwlock_rdlock(&l->s->cfg_lock);
+    http_limits(l->http, l->s->cfg);
+    pthread_rwlock_unlock(&l->s->cfg_lock);
+}
+
 int
 http_set_config(struct http_server *s, const struct config *cfg, char **err)
 {
@@ -533,6 +677,8 @@ http_set_config(struct http_server *s, const struct config *cfg, char **err)
 
     if (http_load_profiles(cfg, &profiles, err) != 0)
         return -1;
+    /* No request is being answered on any loop while this holds. */
+    pthread_rwlock_wrlock(&s->cfg_lock);
     for (i = 0; i < s->nprofiles; i++)
         profile_free(s->profiles[i]);
     free(s->profiles);
@@ -542,6 +688,13 @@ http_set_config(struct http_server *s, const struct config *cfg, char **err)
     http_limits(s->http, cfg);
     if (s->admin != NULL)
         http_limits(s->admin, cfg);
+    for (i = 1; i < s->nloops; i++) {
+        if (!s->loops[i].running)
+            http_limits(s->loops[i].http, cfg);
+        else if (event_base_once(s->loops[i].base, -1, EV_TIMEOUT, http_loop_limits_cb,
+                                 &s->loops[i], NULL) != 0)
+            log_warn("cannot apply new HTTP limits to a request thread until restart");
+    }
     if (s->ringcap != (cfg->dedup_size > 0 ? cfg->dedup_size : 1)) {
         http_seen_free(s);
         s->ringcap = cfg->dedup_size > 0 ? cfg->dedup_size : 1;
@@ -550,7 +703,39 @@ http_set_config(struct http_server *s, const struct config *cfg, char **err)
         s->ring = xcalloc(s->ringcap, sizeof *s->ring);
         s->ringpos = 0;
     }
+    pthread_rwlock_unlock(&s->cfg_lock);
     return 0;
+}
+
+/* A request thread: its loop runs until http_free ends it. */
+static void *
+http_loop_run(void *arg)
+{
+    struct http_loop *l = arg;
+
+    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+/* Start the request threads of loops 1..n-1, signals blocked in them. */
+static int
+http_start_threads(struct http_server *s, char **err)
+{
+    sigset_t all, old;
+    size_t i;
+    int rc = 0;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (i = 1; i < s->nloops && rc == 0; i++) {
+        rc = pthread_create(&s->loops[i].thread, NULL, http_loop_run, &s->loops[i]);
+        if (rc == 0)
+            s->loops[i].running = true;
+        else
+            set_error(err, "cannot start HTTP request thread %zu: %s", i, strerror(rc));
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc == 0 ? 0 : -1;
 }
 
 struct http_server *
@@ -558,19 +743,48 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
            char **err)
 {
     struct http_server *s = xcalloc(1, sizeof *s);
+    pthread_rwlockattr_t attr;
+    size_t i;
 
+    /* Writers first: a reload must not wait behind a stream of requests. */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->cfg_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->ready, false);
     s->base = base;
     s->queue = q;
-    s->http = evhttp_new(base);
-    evhttp_set_gencb(s->http, http_main_cb, s);
+    s->nloops = cfg->http_threads > 0 ? (size_t)cfg->http_threads : 1;
+    s->loops = xcalloc(s->nloops, sizeof *s->loops);
+    for (i = 0; i < s->nloops; i++) {
+        s->loops[i].s = s;
+        s->loops[i].base = i == 0 ? base : event_base_new();
+        if (s->loops[i].base == NULL) {
+            set_error(err, "cannot create an event loop for HTTP request thread %zu", i);
+            http_free(s);
+            return NULL;
+        }
+        s->loops[i].http = evhttp_new(s->loops[i].base);
+        evhttp_set_gencb(s->loops[i].http, http_main_cb, s);
+    }
+    s->http = s->loops[0].http;
     if (cfg->admin_listen != NULL) {
         s->admin = evhttp_new(base);
         evhttp_set_gencb(s->admin, http_admin_cb, s);
     }
-    if (http_set_config(s, cfg, err) != 0 || http_bind(s->http, cfg->listen, err) != 0 ||
-        (s->admin != NULL && http_bind(s->admin, cfg->admin_listen, err) != 0)) {
-        http_free(s);
-        return NULL;
+    {
+        int port = 0;
+        evutil_socket_t fd;
+
+        if (http_set_config(s, cfg, err) != 0 || http_bind(s, cfg->listen, err) != 0 ||
+            (s->admin != NULL &&
+             ((fd = http_listen(cfg->admin_listen, false, &port, err)) < 0 ||
+              http_accept_on(s->admin, fd, cfg->admin_listen, err) != 0)) ||
+            http_start_threads(s, err) != 0) {
+            http_free(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -578,7 +792,7 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
 void
 http_set_ready(struct http_server *s, bool ready)
 {
-    s->ready = ready;
+    atomic_store(&s->ready, ready);
 }
 
 /* Collect one bound socket (evhttp_foreach_bound_socket). */
@@ -608,12 +822,29 @@ http_unbind(struct evhttp *h)
         evhttp_del_accept_socket(h, v[i]);
 }
 
+static void
+http_loop_unbind_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_loop *l = arg;
+
+    (void)fd;
+    (void)what;
+    http_unbind(l->http);
+}
+
 void
 http_stop_accepting(struct http_server *s)
 {
+    size_t i;
+
     http_unbind(s->http);
     http_unbind(s->admin);
-    s->ready = false;
+    for (i = 1; i < s->nloops; i++) {
+        if (s->loops[i].running)
+            event_base_once(s->loops[i].base, -1, EV_TIMEOUT, http_loop_unbind_cb,
+                            &s->loops[i], NULL);
+    }
+    atomic_store(&s->ready, false);
 }
 
 void
@@ -623,13 +854,26 @@ http_free(struct http_server *s)
 
     if (s == NULL)
         return;
-    if (s->http != NULL)
-        evhttp_free(s->http);
+    for (i = 1; i < s->nloops; i++) {
+        if (s->loops[i].running) {
+            event_base_loopexit(s->loops[i].base, NULL);
+            pthread_join(s->loops[i].thread, NULL);
+        }
+    }
+    for (i = 0; i < s->nloops; i++) {
+        if (s->loops[i].http != NULL)
+            evhttp_free(s->loops[i].http);
+        if (i > 0 && s->loops[i].base != NULL)
+            event_base_free(s->loops[i].base);
+    }
+    free(s->loops);
     if (s->admin != NULL)
         evhttp_free(s->admin);
     for (i = 0; i < s->nprofiles; i++)
         profile_free(s->profiles[i]);
     free(s->profiles);
     http_seen_free(s);
+    pthread_mutex_destroy(&s->lock);
+    pthread_rwlock_destroy(&s->cfg_lock);
     free(s);
 }

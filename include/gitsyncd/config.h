@@ -89,6 +89,7 @@ struct config {
     char *listen;         /* default 127.0.0.1:8080 */
     char *admin_listen;   /* NULL = share listen */
     int workers;          /* default: number of cores */
+    int http_threads;     /* event loops answering requests; cores, at most 4 */
     char *state_dir;      /* default /var/lib/gitsyncd */
     char *profiles_dir;   /* extra directory searched for profiles */
     unsigned long long max_body;      /* default 1 MiB */

@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 DEMO_PLATFORM=$top_builddir/contrib/demo-platform/demo-platform
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 23
+plan 25
 
 PPORT=$(free_port); GPORT=$(free_port)
 SECRET=front-test-secret-91ab
@@ -16,6 +16,7 @@ listen: 127.0.0.1:$GPORT
 state_dir: $T/state
 max_body: 64KiB
 rate_limit: 0
+http_threads: 3
 workspaces:
   - name: w
     platform: {profile: demo, url: "http://127.0.0.1:$PPORT/api/v1", token: tok, webhook_secret: "$PSECRET"}
@@ -43,6 +44,14 @@ gh() { # gh DELIVERY BODY [SIG]
 is "a signed push is accepted" "$(gh d-1 "$push_body")" 202
 is "the same delivery again is a duplicate" "$(gh d-1 "$push_body")" 200
 like "and says so" "$(cat "$T/body")" '"status":"duplicate"'
+# Three request threads, each with its own socket: new connections land on
+# any of them, and they share one memory of deliveries.
+codes=$(for i in $(seq 20); do gh d-many "$push_body"; echo; done | sort | uniq -c | awk '{printf "%s*%s ", $1, $2}')
+is "one delivery over 20 connections (3 request threads): queued once" "$codes" "19*200 1*202 "
+# A second daemon on the same address is refused, though the first one's
+# sockets let others of the same user share the port (SO_REUSEPORT).
+timeout 10 "$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" serve > "$T/second.log" 2>&1; rc=$?
+like "a second gitsyncd on the same listen address fails" "$rc:$(cat "$T/second.log")" "^[1-9][0-9]*:.*cannot listen on 127.0.0.1:$GPORT: Address already in use"
 is "a wrong signature is 401" "$(gh d-2 "$push_body" 0000)" 401
 like "the error is JSON naming the header" "$(cat "$T/body")" '^\{"error":"X-Hub-Signature-256 does not match the body"\}'
 is "malformed JSON with a valid signature is 400" "$(gh d-3 '{"ref": ' )" 400
@@ -68,9 +77,9 @@ if command -v promtool >/dev/null 2>&1; then
 else
     skip "promtool check metrics accepts /metrics" "promtool not installed"
 fi
-like "the 202 was counted" "$(cat "$T/metrics")" 'gitsyncd_webhook_requests_total\{workspace="w",source="git",code="202"\} 1'
+like "the two 202s were counted" "$(cat "$T/metrics")" 'gitsyncd_webhook_requests_total\{workspace="w",source="git",code="202"\} 2'
 gh d-4 "$push_body" >/dev/null
-like "and the counter moves with the next webhook" "$(curl -s "$U/metrics")" 'gitsyncd_webhook_requests_total\{workspace="w",source="git",code="202"\} 2'
+like "and the counter moves with the next webhook" "$(curl -s "$U/metrics")" 'gitsyncd_webhook_requests_total\{workspace="w",source="git",code="202"\} 3'
 unlike "no secret in /metrics or /status" "$(cat "$T/metrics"; curl -s "$U/status")" "$SECRET|tok\"|front-platform"
 
 # SIGHUP picks up a new workspace; a broken file keeps the old configuration.
