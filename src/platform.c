@@ -462,19 +462,22 @@ platform_take_page(const struct profile_kind *k, const char *what, json_t *answe
 }
 
 /*
- * A listing one page after another, from offset (offset paging) or the
- * first page.  Cursor paging needs each answer parsed before the next
- * request; the pipelined listing below falls back to this one too.
+ * A listing one page after another, starting at offset (offset paging),
+ * page pageno (page paging) or the URL or cursor in cursor (Link and
+ * cursor paging, NULL for the first page; taken over).  Cursor paging
+ * needs each answer parsed before the next request; the pipelined
+ * listing below falls back to this one too.
  */
 static enum platform_result
 platform_list_serial(struct platform *pl, const struct profile_kind *k, const char *base,
-                     const char *what, long offset, json_t *all, char **err)
+                     const char *what, long offset, int pageno, char *cursor, json_t *all,
+                     char **err)
 {
     struct platform_response r;
     enum platform_result res = PLATFORM_OK;
-    char *url, *cursor = NULL;
+    char *url;
     const char *next;
-    int n, pageno = 1;
+    int n;
     size_t got;
     bool more;
 
@@ -518,7 +521,9 @@ platform_list_serial(struct platform *pl, const struct profile_kind *k, const ch
  * there is more but is not full stops the pipeline, pages fetched after
  * it are dropped, and the listing goes on one page at a time from the
  * right offset.  At most LIST_AHEAD pages wait unparsed, so the end of a
- * listing costs at most that many unneeded GETs.
+ * listing costs at most that many unneeded GETs.  The first page is
+ * fetched and parsed before any of this (platform_list), so a listing of
+ * one page costs one request and starts no thread.
  */
 #define LIST_AHEAD 1
 
@@ -598,7 +603,8 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     enum platform_result res = PLATFORM_OK;
     pthread_t parser;
     char *base, *what, *url, *link = NULL;
-    bool stop;
+    bool stop, more;
+    size_t got;
     int n;
 
     *items = NULL;
@@ -610,15 +616,36 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     lp.what = what;
     lp.res = PLATFORM_OK;
     if (k->paging == PAGING_NONE || k->paging == PAGING_CURSOR) {
-        res = platform_list_serial(pl, k, base, what, 0, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, 0, 1, NULL, lp.all, err);
         goto out;
     }
+    /* The first page on its own: most listings are one page, and those
+     * cost one request and no thread.  The pipeline takes the rest. */
+    url = platform_page_url(pl, k, base, 0, 1, NULL);
+    res = platform_request(pl, "GET", url, NULL, NULL, what, &r, err);
+    free(url);
+    if (res != PLATFORM_OK)
+        goto out;
+    res = platform_take_page(k, what, r.json, lp.all, &more, &got, err);
+    if (res == PLATFORM_OK && k->paging == PAGING_LINK) {
+        link = platform_link_next(pl, &r);
+        more = link != NULL;
+    }
+    platform_response_free(&r);
+    if (res != PLATFORM_OK || !more)
+        goto out;
+    if (k->paging == PAGING_OFFSET && (int)got != k->page_size) {
+        res = platform_list_serial(pl, k, base, what, (long)got, 2, NULL, lp.all, err);
+        goto out;
+    }
+    lp.next_offset = (long)got;
     pthread_mutex_init(&lp.mu, NULL);
     pthread_cond_init(&lp.cv, NULL);
     if (pthread_create(&parser, NULL, platform_list_parser, &lp) != 0) {
         log_warn("cannot start a thread to parse pages; listing one page at a time",
                  "workspace", pl->workspace, "kind", k->name);
-        res = platform_list_serial(pl, k, base, what, 0, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, (long)got, 2, link, lp.all, err);
+        link = NULL;
         goto destroy;
     }
     for (n = 0; n < PLATFORM_MAX_PAGES; n++) {
@@ -627,9 +654,9 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
             pthread_cond_wait(&lp.cv, &lp.mu);
         stop = lp.stop;
         pthread_mutex_unlock(&lp.mu);
-        if (stop || (k->paging == PAGING_LINK && n > 0 && link == NULL))
+        if (stop || (k->paging == PAGING_LINK && link == NULL))
             break;
-        url = platform_page_url(pl, k, base, (long)n * k->page_size, n + 1, link);
+        url = platform_page_url(pl, k, base, (long)got + (long)n * k->page_size, n + 2, link);
         res = platform_request_ex(pl, "GET", url, NULL, NULL, what, true, &r, err);
         free(url);
         if (res != PLATFORM_OK)
@@ -660,7 +687,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     if (res == PLATFORM_OK && lp.resume) {
         log_debug("platform listing: a page held fewer items than asked for; going on one page at a time",
                   "workspace", pl->workspace, "kind", k->name);
-        res = platform_list_serial(pl, k, base, what, lp.next_offset, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.next_offset, 0, NULL, lp.all, err);
     }
 destroy:
     pthread_cond_destroy(&lp.cv);

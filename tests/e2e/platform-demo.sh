@@ -5,7 +5,7 @@
 DEMO_PLATFORM=$top_builddir/contrib/demo-platform/demo-platform
 TOOL=$top_builddir/tests/platform-tool
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 20
+plan 21
 
 start() { # start NAME ARGS...: a demo platform; sets URL_<NAME>
     _n=$1; shift
@@ -53,6 +53,7 @@ pt delete model daily-users; rc=$?
 like "deleting a model that a sync uses is refused" "$rc:$(cat "$T/pt.err")" '^1:conflict: DELETE model [0-9]+: HTTP 409: model [0-9]+ is used by sync "to-crm"'
 pt delete sync to-crm && pt delete model daily-users
 is "delete the sync, then the model" "$? $(pt list model | wc -l)" "0 0"
+like "a listing of one page is one request" "$(cat "$T/pt.err")" '^requests 1 retries 0 connections 1$'
 
 # 1,000 models, pages of 100: each listed exactly once.  The client asks
 # for the next page while it parses the last, so it may ask for one page
