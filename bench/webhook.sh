@@ -7,6 +7,9 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 D=${BENCH_SECONDS:-10}
 C=${BENCH_CONNECTIONS:-50}
+# Rounds, the three servers in turn each round; medians are reported (on
+# a shared 2-core VM one 10 s run of the same server varies by 2x or more).
+R=${BENCH_ROUNDS:-3}
 T=$(mktemp -d)
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$T"' EXIT
@@ -75,9 +78,11 @@ pids="$pids $!"
 waitport "$NP"
 
 run() { wrk -t2 -c"$C" -d"${D}s" --latency -s "$T/post.lua" "$1" 2>&1; }
-run "http://127.0.0.1:$GP/hooks/w/git" > "$T/g.out"
-run "http://127.0.0.1:$WP/hooks/push" > "$T/w.out"
-run "http://127.0.0.1:$NP/" > "$T/n.out"
+for r in $(seq "$R"); do
+    run "http://127.0.0.1:$GP/hooks/w/git" > "$T/g.$r.out"
+    run "http://127.0.0.1:$WP/hooks/push" > "$T/w.$r.out"
+    run "http://127.0.0.1:$NP/" > "$T/n.$r.out"
+done
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$GPID/status")
 # The floor: jansson parsing the same payload 20,000 times on one core,
 # nothing else (no HTTP, no HMAC).
@@ -85,8 +90,10 @@ make -C "$top_builddir" -s tests/platform-tool >/dev/null
 for i in $(seq 20000); do cat "$BODY"; printf '\n@@page@@\n'; done > "$T/payloads"
 parse=$("$top_builddir/tests/platform-tool" parse "$T/payloads")
 ok=$(curl -s "http://127.0.0.1:$GP/metrics" | grep 'code="200"' | awk '{s+=$2} END {print s+0}')
-python3 - "$T/g.out" "$T/w.out" "$T/n.out" "$rss" "$ok" "$C" "$D" "$parse" > "$T/section.md" <<'PY'
+python3 - "$T" "$R" "$rss" "$ok" "$C" "$D" "$parse" > "$T/section.md" <<'PY'
 import re, sys
+d, R = sys.argv[1], int(sys.argv[2])
+sys.argv = [sys.argv[0], None, None, None] + sys.argv[3:]
 pw = sys.argv[8].split(); parse_rate = int(pw[1]) / float(pw[5])
 def parse(path):
     t = open(path).read()
@@ -97,14 +104,23 @@ def parse(path):
         return v / 1000 if u == "us" else v * 1000 if u == "s" else v
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
     return rps, lat("50"), lat("99"), int(non2xx.group(1)) if non2xx else 0
-g, w, n = parse(sys.argv[1]), parse(sys.argv[2]), parse(sys.argv[3])
-print("## Webhook intake: signed 8 KB GitHub pushes, %s connections, %s s each\n" % (sys.argv[6], sys.argv[7]))
+runs = {x: [parse("%s/%s.%d.out" % (d, x, r)) for r in range(1, R + 1)] for x in "gwn"}
+def median(v):
+    return sorted(v)[len(v) // 2]
+def pick(x):
+    # the round with the median requests/s, its latencies with it
+    return sorted(runs[x], key=lambda r: r[0])[R // 2]
+g, w, n = pick("g"), pick("w"), pick("n")
+ratios = [100 * runs["g"][i][0] / runs["n"][i][0] for i in range(R)]
+print("## Webhook intake: signed 8 KB GitHub pushes, %s connections, %s s each, median of %d rounds\n" % (sys.argv[6], sys.argv[7], R))
 print("| server | requests/s | p50 ms | p99 ms | non-2xx |")
 print("| --- | ---: | ---: | ---: | ---: |")
 for name, r in (("gitsyncd, 2 request threads (verify, parse, dedup, answer)", g), ("adnanh webhook 2.8 (verify HMAC)", w), ("nginx `return 202;`, 2 workers (ceiling)", n)):
     print("| %s | %.0f | %.2f | %.2f | %d |" % (name, r[0], r[1], r[2], r[3]))
-print("\ngitsyncd: %.0f%% of nginx's requests/s (target: at least 50%%), %.1fx webhook's, p99 %.2f ms (target: under 5 ms), peak RSS %.1f MB (target: under 20 MB); %s pushes verified and answered 200 (another branch)."
-      % (100 * g[0] / n[0], g[0] / w[0], g[2], int(sys.argv[4]) / 1024, sys.argv[5]))
+print("\ngitsyncd: %.0f%% of nginx's requests/s (target: at least 50%%: %s; round by round %s), %.1fx webhook's, p99 %.2f ms (target: under 5 ms), peak RSS %.1f MB (target: under 20 MB); %s pushes verified and answered 200 (another branch)."
+      % (median(ratios), "met" if median(ratios) >= 50 else "missed", ", ".join("%.0f%%" % x for x in ratios),
+         g[0] / w[0], g[2], int(sys.argv[4]) / 1024, sys.argv[5]))
+print("\nnginx's requests/s across the rounds: %s." % ", ".join("%.0f" % r[0] for r in runs["n"]))
 print("\nThe floor: jansson (the JSON library this project uses) parses this payload %.0f times a second on one core with nothing else to do: %.0f%% of nginx's requests/s, and %.0f%% if both cores did nothing but parse (wrk needs one of them).%s"
       % (parse_rate, 100 * parse_rate / n[0], 200 * parse_rate / n[0],
          " Half of nginx's rate is out of reach for any server on this machine that parses what it is sent." if 2 * parse_rate < 0.5 * n[0] else ""))
