@@ -396,6 +396,7 @@ cmd_serve(int argc, char **argv)
     http_free(sv.http);
     queue_free(sv.queue);
     event_base_free(sv.base);
+    reconcile_shutdown();
     status_shutdown();
     metrics_shutdown();
     git_libgit2_shutdown();

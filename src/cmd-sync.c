@@ -123,6 +123,7 @@ cmd_sync(int argc, char **argv)
         log_error("sync failed", "workspace", ws->name, "error", err);
     reconcile_report_free(&rep);
     reconcile_thread_reset();
+    reconcile_shutdown();
     free(err);
     config_free(cfg);
     git_libgit2_shutdown();

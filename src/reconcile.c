@@ -18,6 +18,25 @@
 
 #define RECONCILE_MAX_PASSES 3
 
+/*
+ * What a workspace has read of its platform's audit log, shared by the
+ * worker threads: whichever runs the next job goes on from the same
+ * cursor and forgets what the last one committed.  No lock is needed
+ * for its contents, as jobs of one workspace never run at once and the
+ * queue's lock orders one job before the next; rc_audit_lock guards the
+ * list.  Keyed by workspace and platform URL: a reload that points the
+ * workspace at another platform starts from that platform's beginning.
+ */
+struct rc_audit {
+    char *key;                /* workspace "\n" platform URL */
+    char *cursor;             /* last audit seq read, or NULL */
+    json_t *actors;           /* "kind/slug" -> {"name", "email", "seq"} */
+    struct rc_audit *next;
+};
+
+static pthread_mutex_t rc_audit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rc_audit *rc_audits;
+
 /* What this thread keeps for one workspace between jobs. */
 struct rc_ctx {
     char *workspace;
@@ -26,8 +45,7 @@ struct rc_ctx {
     const char **folders;
     struct gitstore *gs;
     struct platform *pl;
-    char *audit_cursor;       /* last audit seq read, or NULL */
-    json_t *audit_actors;     /* "kind/slug" -> {"name", "email", "seq"} */
+    struct rc_audit *audit;   /* the workspace's, shared */
     struct rc_ctx *next;
 };
 
@@ -87,8 +105,6 @@ rc_ctx_free(struct rc_ctx *ctx)
     gitstore_free(ctx->gs);
     free(ctx->folders);
     profile_free(ctx->profile);
-    free(ctx->audit_cursor);
-    json_decref(ctx->audit_actors);
     free(ctx->workspace);
     free(ctx);
 }
@@ -147,6 +163,46 @@ rc_dirname(const char *path)
     return xstrndup(path, (size_t)(slash - path));
 }
 
+/* The audit state of a workspace on a platform, made on first use. */
+static struct rc_audit *
+rc_audit_get(const char *workspace, const char *url)
+{
+    struct rc_audit *a;
+    char *key = xasprintf("%s\n%s", workspace, url != NULL ? url : "");
+
+    pthread_mutex_lock(&rc_audit_lock);
+    for (a = rc_audits; a != NULL && strcmp(a->key, key) != 0; a = a->next)
+        ;
+    if (a == NULL) {
+        a = xcalloc(1, sizeof *a);
+        a->key = key;
+        key = NULL;
+        a->actors = json_object();
+        a->next = rc_audits;
+        rc_audits = a;
+    }
+    pthread_mutex_unlock(&rc_audit_lock);
+    free(key);
+    return a;
+}
+
+void
+reconcile_shutdown(void)
+{
+    struct rc_audit *a, *next;
+
+    pthread_mutex_lock(&rc_audit_lock);
+    for (a = rc_audits; a != NULL; a = next) {
+        next = a->next;
+        free(a->key);
+        free(a->cursor);
+        json_decref(a->actors);
+        free(a);
+    }
+    rc_audits = NULL;
+    pthread_mutex_unlock(&rc_audit_lock);
+}
+
 /* This thread's context for ws, built on first use or after a reload. */
 static struct rc_ctx *
 rc_ctx_get(const struct config *cfg, const struct config_workspace *ws,
@@ -176,7 +232,7 @@ rc_ctx_get(const struct config *cfg, const struct config_workspace *ws,
     ctx = xcalloc(1, sizeof *ctx);
     ctx->workspace = xstrdup(ws->name);
     ctx->generation = cfg->generation;
-    ctx->audit_actors = json_object();
+    ctx->audit = rc_audit_get(ws->name, ws->platform.url);
     if (cfg->profiles_dir != NULL)
         dirs[nd++] = cfg->profiles_dir;
     if (cfg->path != NULL) {
@@ -400,7 +456,7 @@ rc_attach_events(struct rc_state *st)
     }
 }
 
-/* Read what the audit log says since last time into ctx->audit_actors. */
+/* Read what the audit log says since last time into ctx->audit->actors. */
 static void
 rc_read_audit(struct rc_state *st)
 {
@@ -412,14 +468,14 @@ rc_read_audit(struct rc_state *st)
 
     if (ctx->profile->audit_path == NULL)
         return;
-    if (st->audit_before < 0 && ctx->audit_cursor != NULL) {
+    if (st->audit_before < 0 && ctx->audit->cursor != NULL) {
         char *end;
-        long long v = strtoll(ctx->audit_cursor, &end, 10);
+        long long v = strtoll(ctx->audit->cursor, &end, 10);
 
-        if (end != ctx->audit_cursor && *end == '\0')
+        if (end != ctx->audit->cursor && *end == '\0')
             st->audit_before = v;
     }
-    if (platform_audit(ctx->pl, ctx->audit_cursor, &entries, &err) !=
+    if (platform_audit(ctx->pl, ctx->audit->cursor, &entries, &err) !=
         PLATFORM_OK) {
         log_warn("cannot read the audit log", "workspace", ctx->workspace,
                  "error", err);
@@ -432,8 +488,8 @@ rc_read_audit(struct rc_state *st)
         actor = json_object_get(e, "actor");
         seq = json_object_get(e, "seq");
         if (seq != NULL) {
-            free(ctx->audit_cursor);
-            ctx->audit_cursor = json_is_integer(seq)
+            free(ctx->audit->cursor);
+            ctx->audit->cursor = json_is_integer(seq)
                 ? xasprintf("%lld", (long long)json_integer_value(seq))
                 : xstrdup(json_string_value(seq) ? json_string_value(seq) : "");
         }
@@ -443,10 +499,10 @@ rc_read_audit(struct rc_state *st)
         /* One entry per resource ever changed: bounded, so that years of
          * churn (created, deleted, never seen again) cost no memory.  An
          * actor forgotten here falls back to the event's, then gitsyncd's. */
-        if (json_object_size(ctx->audit_actors) >= RC_MAX_AUDIT_ACTORS &&
-            json_object_get(ctx->audit_actors, key) == NULL)
-            json_object_clear(ctx->audit_actors);
-        json_object_set_new(ctx->audit_actors, key,
+        if (json_object_size(ctx->audit->actors) >= RC_MAX_AUDIT_ACTORS &&
+            json_object_get(ctx->audit->actors, key) == NULL)
+            json_object_clear(ctx->audit->actors);
+        json_object_set_new(ctx->audit->actors, key,
                             json_pack("{s:O?,s:O?,s:O?}", "name",
                                       json_object_get(actor, "name"), "email",
                                       json_object_get(actor, "email"), "seq",
@@ -466,7 +522,7 @@ rc_read_audit(struct rc_state *st)
 static void
 rc_forget_audit(struct rc_state *st)
 {
-    json_t *actors = st->ctx->audit_actors, *v, *seq;
+    json_t *actors = st->ctx->audit->actors, *v, *seq;
     const char *key;
     void *tmp;
     size_t before = json_object_size(actors);
@@ -560,7 +616,7 @@ rc_author(struct rc_state *st, const struct rc_slot *s, const char **name,
         return;
     }
     key = xasprintf("%s/%s", s->kind->name, s->slug);
-    a = json_object_get(st->ctx->audit_actors, key);
+    a = json_object_get(st->ctx->audit->actors, key);
     free(key);
     if (a != NULL) {
         *name = json_string_value(json_object_get(a, "name"));

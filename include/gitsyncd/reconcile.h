@@ -70,4 +70,8 @@ void reconcile_set_request_observer(reconcile_request_fn fn, void *arg);
 /* Drop this thread's cached repositories and clients (after a reload). */
 void reconcile_thread_reset(void);
 
+/* Free what workspaces remember between jobs (the audit log's cursor and
+ * actors); at exit, once no job runs. */
+void reconcile_shutdown(void);
+
 #endif
