@@ -577,10 +577,11 @@ platform_list_parser(void *arg)
             lp->res = PLATFORM_ERROR;
         } else {
             lp->res = platform_take_page(lp->k, lp->what, answer, lp->all, &more, &got, &lp->err);
-            lp->next_offset += (long)got;
-            if (lp->res == PLATFORM_OK && lp->k->paging == PAGING_OFFSET && more &&
-                (int)got != lp->k->page_size)
-                lp->resume = true;
+            if (lp->res == PLATFORM_OK) {
+                lp->next_offset += (long)got;
+                if (lp->k->paging == PAGING_OFFSET && more && (int)got != lp->k->page_size)
+                    lp->resume = true;
+            }
         }
         json_decref(answer);
         buf_free(&body);
