@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 
 #include "gitsyncd/hooks.h"
+#include "gitsyncd/jload.h"
 #include "gitsyncd/util.h"
 
 #define HOOKS_TOLERANCE 300
@@ -382,7 +383,7 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
           const char *body, size_t len, struct hook_push *push, char **reason)
 {
     const struct hooks_host *hh = NULL;
-    const char *event = NULL, *ctype, *d;
+    const char *event = NULL, *ctype, *d, *payload;
     struct evkeyvalq form;
     json_error_t jerr;
     json_t *doc = NULL;
@@ -433,17 +434,18 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
     if (ctype != NULL && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0) {
         text = xstrndup(body, len);
         TAILQ_INIT(&form);
-        if (evhttp_parse_query_str(text, &form) == 0 && evhttp_find_header(&form, "payload") != NULL)
-            doc = json_loads(evhttp_find_header(&form, "payload"), JSON_REJECT_DUPLICATES, &jerr);
+        if (evhttp_parse_query_str(text, &form) == 0 &&
+            (payload = evhttp_find_header(&form, "payload")) != NULL)
+            doc = jload(payload, strlen(payload), JSON_REJECT_DUPLICATES, &jerr);
         else
             snprintf(jerr.text, sizeof jerr.text, "no payload= field in the form");
         evhttp_clear_headers(&form);
         free(text);
     } else {
-        doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+        doc = jload(body, len, JSON_REJECT_DUPLICATES, &jerr);
     }
     if (doc == NULL) {
-        set_error(reason, "malformed JSON: %s", jerr.text);
+        set_error(reason, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return HOOK_BAD;
     }
     if (!json_is_object(doc) || hh->parse(ws, doc, push, reason) != 0) {
@@ -605,9 +607,9 @@ hooks_platform(const struct config_workspace *ws, const struct profile *profile,
     }
     if (id != NULL)
         *delivery = xasprintf("platform:%s", id);
-    doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    doc = jload(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL) {
-        set_error(reason, "malformed JSON: %s", jerr.text);
+        set_error(reason, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return HOOK_BAD;
     }
     res->kind = hooks_pointer_text(doc, profile->event_kind, "/data/kind");

@@ -1,6 +1,7 @@
 /* main: global options and the subcommand table of the gitsyncd binary. */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "gitsyncd/cmd.h"
+#include "gitsyncd/jload.h"
 #include "gitsyncd/log.h"
 
 struct global_opts global_opts;
@@ -121,6 +123,10 @@ main(int argc, char **argv)
     int c;
     size_t i;
 
+    /* Before any JSON value exists, and before threads (see jload.h). */
+    if (jload_init() != 0)
+        fprintf(stderr, "gitsyncd: could not reserve address space for JSON regions: %s; "
+                        "using malloc\n", strerror(errno));
     /* "+": stop at the first non-option, which is the subcommand. */
     while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
         switch (c) {

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "gitsyncd/jload.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/platform.h"
 #include "gitsyncd/util.h"
@@ -308,7 +309,7 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
                           pl->base, attempt + 1);
             else {
                 msg = NULL;
-                r->json = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+                r->json = jload(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
                 msg = platform_message(r);
                 set_error(err, "%s %s: HTTP %ld: %s, gave up after %d tries", method, what,
                           r->code, msg, attempt + 1);
@@ -327,7 +328,7 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         goto out;
     }
     if (r->body.len > 0)
-        r->json = json_loadb(r->body.data, r->body.len, 0, &jerr);
+        r->json = jload(r->body.data, r->body.len, 0, &jerr);
     if (r->code >= 200 && r->code < 300) {
         if (r->body.len > 0 && r->json == NULL) {
             set_error(err, "%s %s: the answer is not JSON (line %d: %s)", method, what,
@@ -570,7 +571,7 @@ platform_list_parser(void *arg)
         }
         pthread_mutex_unlock(&lp->mu);
         more = true;
-        answer = body.len > 0 ? json_loadb(body.data, body.len, 0, &jerr) : NULL;
+        answer = body.len > 0 ? jload(body.data, body.len, 0, &jerr) : NULL;
         if (answer == NULL && body.len > 0) {
             set_error(&lp->err, "GET %s: the answer is not JSON (line %d: %s)", lp->what,
                       jerr.line, jerr.text);
