@@ -521,12 +521,20 @@ platform_list_serial(struct platform *pl, const struct profile_kind *k, const ch
  * paging it comes from the headers.  Trust is checked: a page that says
  * there is more but is not full stops the pipeline, pages fetched after
  * it are dropped, and the listing goes on one page at a time from the
- * right offset.  At most LIST_AHEAD pages wait unparsed, so the end of a
- * listing costs at most that many unneeded GETs.  The first page is
- * fetched and parsed before any of this (platform_list), so a listing of
- * one page costs one request and starts no thread.
+ * right offset.  The first page is fetched and parsed before any of this
+ * (platform_list), so a listing of one page costs one request and starts
+ * no thread.
+ *
+ * How many pages may wait unparsed grows with the listing: one while it
+ * is short, up to LIST_AHEAD once it is long, so that the parser, which
+ * shares the cores with the platform when both run on one machine, can
+ * fall behind for a moment without stopping the fetching.  The fetcher
+ * learns of the end from the parser, so a listing costs at most that many
+ * GETs beyond its last page (empty pages): one for a listing under 8
+ * pages, at most LIST_AHEAD for one of 24 pages or more.
  */
-#define LIST_AHEAD 1
+#define LIST_AHEAD 4
+#define LIST_DEPTH(fetched) ((fetched) / 8 + 1 < LIST_AHEAD ? (fetched) / 8 + 1 : LIST_AHEAD)
 
 struct list_pipe {
     pthread_mutex_t mu;
@@ -652,7 +660,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     }
     for (n = 0; n < PLATFORM_MAX_PAGES; n++) {
         pthread_mutex_lock(&lp.mu);
-        while (lp.n == LIST_AHEAD && !lp.stop)
+        while (lp.n >= LIST_DEPTH(n) && !lp.stop)
             pthread_cond_wait(&lp.cv, &lp.mu);
         stop = lp.stop;
         pthread_mutex_unlock(&lp.mu);
