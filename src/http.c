@@ -234,14 +234,39 @@ http_rate_ok(struct http_server *s, const char *addr)
 }
 
 /* Answer with a JSON body. */
+/*
+ * A JSON string of text that may come from a request (a header, a key):
+ * jansson refuses text that is not UTF-8, so such text goes out with its
+ * bytes above 0x7f as '?'.
+ */
+static json_t *
+http_text(const char *text)
+{
+    json_t *v = json_string(text);
+    char *copy, *p;
+
+    if (v != NULL)
+        return v;
+    copy = xstrdup(text);
+    for (p = copy; *p != '\0'; p++)
+        if ((unsigned char)*p > 0x7f)
+            *p = '?';
+    v = json_string(copy);
+    free(copy);
+    return v;
+}
+
 static void
 http_reply_json(struct evhttp_request *req, int code, json_t *body)
 {
     struct evbuffer *b = evbuffer_new();
-    char *s = json_dumps(body, JSON_COMPACT);
+    char *s = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evbuffer_add(b, s, strlen(s));
+    if (s != NULL)
+        evbuffer_add(b, s, strlen(s));
+    else
+        evbuffer_add_printf(b, "{\"error\":\"the answer could not be encoded\"}");
     evbuffer_add(b, "\n", 1);
     evhttp_send_reply(req, code, NULL, b);
     evbuffer_free(b);
@@ -289,7 +314,7 @@ http_error_from(struct http_server *s, struct evhttp_request *req, int code,
     if (s == NULL || http_noise_ok(s))
         log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
                  "path", evhttp_request_get_uri(req), "error", msg);
-    http_reply_json(req, code, json_pack("{s:s}", "error", msg));
+    http_reply_json(req, code, json_pack("{s:o}", "error", http_text(msg)));
 }
 
 static void
@@ -378,13 +403,13 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
             if (http_noise_ok(s))
                 log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
                          "delivery", delivery);
-            http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "duplicate",
-                                                "delivery", delivery));
+            http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "duplicate",
+                                                "delivery", http_text(delivery)));
         } else if (v == HOOK_IGNORE) {
             status = 200;
             if (http_noise_ok(s))
                 log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
-            http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "ignored", "reason", reason));
+            http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "ignored", "reason", http_text(reason)));
         } else {
             status = 202;
             if (git) {

@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 DEMO_PLATFORM=$top_builddir/contrib/demo-platform/demo-platform
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 25
+plan 29
 
 PPORT=$(free_port); GPORT=$(free_port)
 SECRET=front-test-secret-91ab
@@ -55,6 +55,14 @@ like "a second gitsyncd on the same listen address fails" "$rc:$(cat "$T/second.
 is "a wrong signature is 401" "$(gh d-2 "$push_body" 0000)" 401
 like "the error is JSON naming the header" "$(cat "$T/body")" '^\{"error":"X-Hub-Signature-256 does not match the body"\}'
 is "malformed JSON with a valid signature is 400" "$(gh d-3 '{"ref": ' )" 400
+like "the error says where" "$(cat "$T/body")" '"error":"malformed JSON at line 1, column 9: parse error: premature EOF"'
+gh d-3b '{"ref":"refs/heads/main",
+"ref":"refs/heads/other"}' >/dev/null
+like "a key twice in a signed body is refused, by name and line" "$(cat "$T/body")" '"error":"malformed JSON at line 2, column 6: duplicate object key \\"ref\\""'
+# A header that is not UTF-8 is echoed with '?' (it used to crash the
+# daemon: jansson refuses to encode it).
+is "a push event header that is not UTF-8 is answered" "$(code -H "$(printf 'X-GitHub-Event: p\377sh')" -H "X-Hub-Signature-256: sha256=$(sign '{}')" -d '{}' "$U/hooks/w/git")" 200
+like "naming the event with '?' for the byte" "$(cat "$T/body")" '"reason":"github event \\"p\?sh\\" ignored"'
 is "GET on a hook is 405" "$(code "$U/hooks/w/git")" 405
 is "an unknown workspace is 404" "$(code -X POST -d '{}' "$U/hooks/nope/git")" 404
 head -c 70000 /dev/zero | tr '\0' 'x' > "$T/big"
