@@ -98,15 +98,16 @@ static int
 hooks_unhex(const char *hex, unsigned char *out, size_t max, size_t *len)
 {
     size_t n = strlen(hex), i;
-    unsigned int byte;
+    int hi, lo;
 
     if (n % 2 != 0 || n / 2 > max)
         return -1;
     for (i = 0; i < n / 2; i++) {
-        if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
-            sscanf(hex + 2 * i, "%2x", &byte) != 1)
+        hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]);
+        lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             return -1;
-        out[i] = (unsigned char)byte;
+        out[i] = (unsigned char)(hi << 4 | lo);
     }
     *len = n / 2;
     return 0;

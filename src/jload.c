@@ -239,6 +239,8 @@ struct jload_ctx {
     size_t keycap;
     const char *error; /* why a callback stopped the parse */
     char why[96];      /* room for an error that names a key */
+    size_t keyend;     /* where the key ends in the text */
+    size_t errpos;     /* where the error is, if not where yajl stopped */
     enum json_error_code code;
     json_t *inline_stack[32];
     char inline_key[128];
@@ -267,6 +269,7 @@ static int
 jload_add(struct jload_ctx *c, json_t *v)
 {
     json_t *top;
+    size_t size;
 
     if (v == NULL)
         return jload_fail(c, json_error_invalid_utf8, "invalid UTF-8 in a string");
@@ -286,8 +289,15 @@ jload_add(struct jload_ctx *c, json_t *v)
         return 1;
     }
     /* The checking setter: yajl lets overlong and surrogate UTF-8 through. */
+    size = json_object_size(top);
     if (json_object_set_new(top, c->key, v) != 0)
         return jload_fail(c, json_error_invalid_utf8, "invalid UTF-8 in an object key");
+    /* A key given twice replaced a value: cheaper to see than to look up. */
+    if ((c->flags & JSON_REJECT_DUPLICATES) && json_object_size(top) == size) {
+        snprintf(c->why, sizeof c->why, "duplicate object key \"%.60s\"", c->key);
+        c->errpos = c->keyend;
+        return jload_fail(c, json_error_duplicate_key, c->why);
+    }
     return 1;
 }
 
@@ -397,10 +407,7 @@ jload_map_key(void *ctx, const unsigned char *s, size_t n)
     }
     memcpy(c->key, s, n);
     c->key[n] = '\0';
-    if ((c->flags & JSON_REJECT_DUPLICATES) && json_object_get(c->stack[c->depth - 1], c->key) != NULL) {
-        snprintf(c->why, sizeof c->why, "duplicate object key \"%.60s\"", c->key);
-        return jload_fail(c, json_error_duplicate_key, c->why);
-    }
+    c->keyend = yajl_get_bytes_consumed(c->h);
     return 1;
 }
 
@@ -489,6 +496,7 @@ jload(const char *buf, size_t len, size_t flags, json_error_t *err)
     c.key = c.inline_key;
     c.keycap = sizeof c.inline_key;
     c.len = len;
+    c.errpos = SIZE_MAX;
     h = c.h = yajl_alloc(&jload_callbacks, NULL, &c);
     if (h == NULL) {
         jload_error(err, buf, 0, json_error_out_of_memory, "out of memory");
@@ -517,7 +525,7 @@ jload(const char *buf, size_t len, size_t flags, json_error_t *err)
         if (pos > len)
             pos = len;
         if (st == yajl_status_client_canceled) {
-            jload_error(err, buf, pos, c.code, c.error);
+            jload_error(err, buf, c.errpos != SIZE_MAX ? c.errpos : pos, c.code, c.error);
         } else {
             msg = yajl_get_error(h, 0, NULL, 0);
             n = msg != NULL ? strcspn((const char *)msg, "\n") : 0;

@@ -6,6 +6,7 @@
  * as jansson's compact dump); anything else aborts.  A NUL byte is never
  * valid JSON and jload refuses it anywhere, while jansson takes some as the
  * end of the text ("[1\0]" loads): such inputs must only be refused.
+ * At the end of each input no region may be left.
  */
 #include "fuzz.h"
 
@@ -17,6 +18,19 @@ static char *
 dump(const json_t *v)
 {
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* jload's values in regions, as in the daemon (ASan sees released ones). */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    if (jload_init() != 0)
+        abort();
+    return 0;
 }
 
 int
@@ -58,5 +72,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_decref(a);
     json_decref(b);
+    if (jload_regions_live() != 0) {
+        fprintf(stderr, "a region outlives its values\n");
+        abort();
+    }
     return 0;
 }
