@@ -11,15 +11,17 @@
  *   update KIND SLUG YAML   update from a Git-form document
  *   delete KIND SLUG
  *   updates KIND SLUG N     N sequential updates of the name (benchmark)
- *   parse FILE              parse the JSON documents in FILE, separated by
- *                           lines "@@page@@", with jansson and nothing else;
- *                           print "documents D bytes B seconds S" (benchmark)
+ *   parse FILE [jansson]    parse the JSON documents in FILE, separated by
+ *                           lines "@@page@@", and nothing else, with jload as
+ *                           the daemon does (or json_loadb); print
+ *                           "documents D bytes B seconds S" (benchmark)
  *
  * The last line on stderr is "requests R retries T connections C".
  * Exit status: 0 ok, 1 the platform refused or failed (message on stderr).
  */
 #include "autoconfig.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 
 #include <curl/curl.h>
 
+#include "gitsyncd/jload.h"
 #include "gitsyncd/platform.h"
 #include "gitsyncd/profile.h"
 #include "gitsyncd/resource.h"
@@ -48,9 +51,9 @@ tool_fail(enum platform_result r, char *err)
     return 1;
 }
 
-/* The floor of any client that parses its pages: jansson alone. */
+/* The floor of any client that parses its pages: the parse alone. */
 static int
-tool_parse(const char *file)
+tool_parse(const char *file, bool jansson)
 {
     static const char sep[] = "@@page@@\n";
     struct timespec t0, t1;
@@ -76,7 +79,8 @@ tool_parse(const char *file)
     for (p = text; p < text + len; p = end + sizeof sep - 1) {
         if ((end = strstr(p, sep)) == NULL)
             end = text + len;
-        if ((j = json_loadb(p, (size_t)(end - p), 0, &jerr)) == NULL) {
+        j = jansson ? json_loadb(p, (size_t)(end - p), 0, &jerr) : jload(p, (size_t)(end - p), 0, &jerr);
+        if (j == NULL) {
             fprintf(stderr, "platform-tool: %s: document %d: %s\n", file, docs + 1, jerr.text);
             free(text);
             return 1;
@@ -114,8 +118,9 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: platform-tool COMMAND KIND ... (see the source)\n");
         return 2;
     }
+    jload_init(); /* as the daemon does */
     if (strcmp(argv[1], "parse") == 0)
-        return tool_parse(argv[2]);
+        return tool_parse(argv[2], argc > 3 && strcmp(argv[3], "jansson") == 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (profile_load(env("PT_PROFILE", "demo"), NULL, &p, &err) != 0) {
         fprintf(stderr, "%s\n", err);
