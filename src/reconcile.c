@@ -502,11 +502,14 @@ rc_read_audit(struct rc_state *st)
         if (json_object_size(ctx->audit->actors) >= RC_MAX_AUDIT_ACTORS &&
             json_object_get(ctx->audit->actors, key) == NULL)
             json_object_clear(ctx->audit->actors);
+        /* Copies, not references: the map outlives the job, and a value
+         * kept from a parsed page would keep the page's whole region
+         * (jload.h). */
         json_object_set_new(ctx->audit->actors, key,
-                            json_pack("{s:O?,s:O?,s:O?}", "name",
-                                      json_object_get(actor, "name"), "email",
-                                      json_object_get(actor, "email"), "seq",
-                                      seq));
+                            json_pack("{s:o?,s:o?,s:o?}", "name",
+                                      json_deep_copy(json_object_get(actor, "name")), "email",
+                                      json_deep_copy(json_object_get(actor, "email")), "seq",
+                                      json_deep_copy(seq)));
         free(key);
     }
     json_decref(entries);
