@@ -93,6 +93,16 @@ hook_resource_free(struct job_resource *r)
     job_resource_free(r);
 }
 
+/* The reason for a body that is not JSON: where, when it is known. */
+static void
+hooks_bad_json(char **reason, const json_error_t *e)
+{
+    if (e->line > 0)
+        set_error(reason, "malformed JSON at line %d, column %d: %s", e->line, e->column, e->text);
+    else
+        set_error(reason, "malformed JSON: %s", e->text);
+}
+
 /* Decode hex into out (at most max bytes); -1 if it is not hex. */
 static int
 hooks_unhex(const char *hex, unsigned char *out, size_t max, size_t *len)
@@ -436,17 +446,19 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
         text = xstrndup(body, len);
         TAILQ_INIT(&form);
         if (evhttp_parse_query_str(text, &form) == 0 &&
-            (payload = evhttp_find_header(&form, "payload")) != NULL)
+            (payload = evhttp_find_header(&form, "payload")) != NULL) {
             doc = jload(payload, strlen(payload), JSON_REJECT_DUPLICATES, &jerr);
-        else
+        } else {
+            memset(&jerr, 0, sizeof jerr); /* no line: not JSON's fault */
             snprintf(jerr.text, sizeof jerr.text, "no payload= field in the form");
+        }
         evhttp_clear_headers(&form);
         free(text);
     } else {
         doc = jload(body, len, JSON_REJECT_DUPLICATES, &jerr);
     }
     if (doc == NULL) {
-        set_error(reason, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        hooks_bad_json(reason, &jerr);
         return HOOK_BAD;
     }
     if (!json_is_object(doc) || hh->parse(ws, doc, push, reason) != 0) {
@@ -610,7 +622,7 @@ hooks_platform(const struct config_workspace *ws, const struct profile *profile,
         *delivery = xasprintf("platform:%s", id);
     doc = jload(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL) {
-        set_error(reason, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        hooks_bad_json(reason, &jerr);
         return HOOK_BAD;
     }
     res->kind = hooks_pointer_text(doc, profile->event_kind, "/data/kind");
