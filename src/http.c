@@ -23,6 +23,7 @@
 
 #include "gitsyncd/hooks.h"
 #include "gitsyncd/http.h"
+#include "gitsyncd/jload.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
 #include "gitsyncd/profile.h"
@@ -463,6 +464,8 @@ http_admin_route(struct http_server *s, struct evhttp_request *req, const char *
         http_reply_json(req, ready ? 200 : 503,
                         json_pack("{s:s}", "status", ready ? "ready" : "starting"));
     } else {
+        if (strcmp(path, "/metrics") == 0)
+            metrics_set("json_regions", (double)jload_regions_live(), (char *)NULL);
         text = strcmp(path, "/metrics") == 0 ? metrics_render() : status_render();
         b = evbuffer_new();
         evbuffer_add(b, text, strlen(text));

@@ -44,6 +44,7 @@ static const struct metrics_family metrics_families[] = {
     { "last_sync_timestamp_seconds", M_GAUGE, "When the last successful sync of a workspace ended." },
     { "event_to_commit_seconds", M_HISTOGRAM, "From a platform change event to its commit on the remote." },
     { "push_to_apply_seconds", M_HISTOGRAM, "From a push webhook to the platform holding the change." },
+    { "json_regions", M_GAUGE, "Parsed JSON texts (webhook bodies, platform answers) whose values are still in memory; 0 while idle." },
     { "build_info", M_GAUGE, "The running version." },
 };
 

@@ -5,7 +5,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 8
+plan 9
 
 sync_setup platform 10 2s off
 git --git-dir="$T/remote.git" config --unset gitsyncd.url
@@ -18,6 +18,11 @@ plat_post models '{"slug":"quiet-two","name":"Quiet 2","sourceId":1,"queryType":
 wait_commits 2 10
 is "with no event, the commit's author is the audit log's actor" "$(remote_log | tail -n 1 | cut -d'|' -f2)" "Grace Hopper <grace@example.com>"
 like "the actors of changes already committed are forgotten" "$(cat "$T/gitsyncd.log")" 'forgot the actors of committed changes.* forgotten=[1-9]'
+# The actors kept for the next job are copies: once jobs are done, no
+# parsed page (here the audit log's) stays in memory.
+idle_regions() { curl -s "http://127.0.0.1:$GPORT/metrics" | grep -q '^gitsyncd_json_regions 0$'; }
+if wait_for 10 idle_regions; then pass "between jobs no parsed JSON is kept (gitsyncd_json_regions 0)"
+else fail "between jobs no parsed JSON is kept (gitsyncd_json_regions 0)" "$(curl -s "http://127.0.0.1:$GPORT/metrics" | grep json_regions)"; fi
 clone_pull
 printf 'slug: pushed-quietly\nname: P\nsourceId: 2\nqueryType: raw_sql\n' > "$T/clone/models/pushed-quietly.yaml"
 clone_push "no webhook for this push"
