@@ -225,6 +225,12 @@ jload_regions_live(void)
     return atomic_load(&jr_live_regions);
 }
 
+struct jload_frame {
+    json_t *v;
+    size_t pathlen; /* its path is ctx->path[0..pathlen) */
+    bool whole;     /* on a kept path or below one: build all of it */
+};
+
 struct jload_ctx {
     size_t flags;
     yajl_handle h;
@@ -232,9 +238,13 @@ struct jload_ctx {
     bool finishing; /* in yajl_complete_parse: offsets are not into the text */
     size_t end;     /* where the top-level value ends */
     json_t *root;
-    json_t **stack; /* the open containers, innermost last */
+    struct jload_frame *stack; /* the open containers, innermost last */
     size_t depth;
     size_t cap;
+    const char *const *paths; /* jload_only's, or NULL for everything */
+    size_t skip;              /* > 0: inside a container not built */
+    char *path;               /* the path of the member at hand */
+    size_t pathcap;
     char *key; /* the key the next member of an object goes under */
     size_t keycap;
     const char *error; /* why a callback stopped the parse */
@@ -242,8 +252,9 @@ struct jload_ctx {
     size_t keyend;     /* where the key ends in the text */
     size_t errpos;     /* where the error is, if not where yajl stopped */
     enum json_error_code code;
-    json_t *inline_stack[32];
+    struct jload_frame inline_stack[32];
     char inline_key[128];
+    char inline_path[128];
 };
 
 /*
@@ -282,7 +293,7 @@ jload_add(struct jload_ctx *c, json_t *v)
         jload_mark_end(c);
         return 1;
     }
-    top = c->stack[c->depth - 1];
+    top = c->stack[c->depth - 1].v;
     if (json_is_array(top)) {
         if (json_array_append_new(top, v) != 0)
             return jload_fail(c, json_error_out_of_memory, "out of memory");
@@ -301,15 +312,77 @@ jload_add(struct jload_ctx *c, json_t *v)
     return 1;
 }
 
+/*
+ * With jload_only: is the member about to be read wanted?  Sets c->path
+ * to its path ("repository/full_name", "*" for an array's elements) and
+ * returns 2 if the path is one of c->paths or below one (build it all),
+ * 1 if it is above one (build it, for what is below), 0 if neither.
+ */
 static int
-jload_open(struct jload_ctx *c, json_t *v)
+jload_wanted(struct jload_ctx *c, size_t *pathlen)
 {
-    json_t **grown;
+    const struct jload_frame *f;
+    const char *seg;
+    size_t base, seglen, len, pl, i;
+    int r = 0;
 
-    if (c->depth >= JLOAD_MAX_DEPTH) {
-        json_decref(v);
-        return jload_fail(c, json_error_stack_overflow, "maximum parsing depth reached");
+    *pathlen = 0;
+    if (c->depth == 0)
+        return c->paths == NULL ? 2 : 1;
+    f = &c->stack[c->depth - 1];
+    if (f->whole)
+        return 2;
+    base = f->pathlen;
+    seg = json_is_array(f->v) ? "*" : c->key;
+    seglen = strlen(seg);
+    len = base + (base > 0) + seglen;
+    if (len >= c->pathcap) {
+        char *grown = xmalloc(2 * len);
+
+        memcpy(grown, c->path, base);
+        if (c->path != c->inline_path)
+            free(c->path);
+        c->path = grown;
+        c->pathcap = 2 * len;
     }
+    if (base > 0)
+        c->path[base] = '/';
+    memcpy(c->path + len - seglen, seg, seglen);
+    *pathlen = len;
+    for (i = 0; c->paths[i] != NULL; i++) {
+        pl = strlen(c->paths[i]);
+        if (pl <= len && memcmp(c->paths[i], c->path, pl) == 0 && (pl == len || c->path[pl] == '/'))
+            return 2;
+        if (pl > len && memcmp(c->paths[i], c->path, len) == 0 && c->paths[i][len] == '/')
+            r = 1;
+    }
+    return r;
+}
+
+/* A scalar is built if wanted (above a kept path too: it keeps arrays' sizes). */
+static bool
+jload_want_scalar(struct jload_ctx *c)
+{
+    size_t len;
+
+    return c->skip == 0 && jload_wanted(c, &len) != 0;
+}
+
+static int
+jload_open(struct jload_ctx *c, bool array)
+{
+    struct jload_frame *grown;
+    size_t pathlen;
+    json_t *v;
+    int want;
+
+    if (c->depth + c->skip >= JLOAD_MAX_DEPTH)
+        return jload_fail(c, json_error_stack_overflow, "maximum parsing depth reached");
+    if (c->skip > 0 || (want = jload_wanted(c, &pathlen)) == 0) {
+        c->skip++;
+        return 1;
+    }
+    v = array ? json_array() : json_object();
     if (!jload_add(c, v))
         return 0;
     if (c->depth == c->cap) {
@@ -320,7 +393,10 @@ jload_open(struct jload_ctx *c, json_t *v)
         c->stack = grown;
         c->cap *= 2;
     }
-    c->stack[c->depth++] = v;
+    c->stack[c->depth].v = v;
+    c->stack[c->depth].pathlen = pathlen;
+    c->stack[c->depth].whole = want == 2;
+    c->depth++;
     return 1;
 }
 
@@ -329,7 +405,9 @@ jload_close(void *ctx)
 {
     struct jload_ctx *c = ctx;
 
-    if (--c->depth == 0)
+    if (c->skip > 0)
+        c->skip--;
+    else if (--c->depth == 0)
         jload_mark_end(c);
     return 1;
 }
@@ -337,13 +415,13 @@ jload_close(void *ctx)
 static int
 jload_null(void *ctx)
 {
-    return jload_add(ctx, json_null());
+    return !jload_want_scalar(ctx) || jload_add(ctx, json_null());
 }
 
 static int
 jload_boolean(void *ctx, int b)
 {
-    return jload_add(ctx, json_boolean(b));
+    return !jload_want_scalar(ctx) || jload_add(ctx, json_boolean(b));
 }
 
 /* yajl has checked the number's syntax; the conversion is jansson's. */
@@ -351,11 +429,14 @@ static int
 jload_number(void *ctx, const char *s, size_t n)
 {
     struct jload_ctx *c = ctx;
-    char small[64], *text = n < sizeof small ? small : xmalloc(n + 1);
+    char small[64], *text;
     json_int_t i;
     double d;
     int ok = 1;
 
+    if (!jload_want_scalar(c))
+        return 1;
+    text = n < sizeof small ? small : xmalloc(n + 1);
     memcpy(text, s, n);
     text[n] = '\0';
     errno = 0;
@@ -381,6 +462,8 @@ jload_number(void *ctx, const char *s, size_t n)
 static int
 jload_string(void *ctx, const unsigned char *s, size_t n)
 {
+    if (!jload_want_scalar(ctx))
+        return 1;
     if (memchr(s, '\0', n) != NULL)
         return jload_fail(ctx, json_error_null_character, "\\u0000 is not allowed");
     return jload_add(ctx, json_stringn((const char *)s, n));
@@ -389,7 +472,7 @@ jload_string(void *ctx, const unsigned char *s, size_t n)
 static int
 jload_start_map(void *ctx)
 {
-    return jload_open(ctx, json_object());
+    return jload_open(ctx, false);
 }
 
 static int
@@ -397,6 +480,8 @@ jload_map_key(void *ctx, const unsigned char *s, size_t n)
 {
     struct jload_ctx *c = ctx;
 
+    if (c->skip > 0)
+        return 1;
     if (memchr(s, '\0', n) != NULL)
         return jload_fail(c, json_error_null_byte_in_key, "NUL byte in object key not supported");
     if (n >= c->keycap) {
@@ -414,7 +499,7 @@ jload_map_key(void *ctx, const unsigned char *s, size_t n)
 static int
 jload_start_array(void *ctx)
 {
-    return jload_open(ctx, json_array());
+    return jload_open(ctx, true);
 }
 
 static const yajl_callbacks jload_callbacks = {
@@ -471,6 +556,12 @@ jload_error(json_error_t *err, const char *buf, size_t pos, enum json_error_code
 json_t *
 jload(const char *buf, size_t len, size_t flags, json_error_t *err)
 {
+    return jload_only(buf, len, flags, NULL, err);
+}
+
+json_t *
+jload_only(const char *buf, size_t len, size_t flags, const char *const *paths, json_error_t *err)
+{
     struct jload_ctx c;
     struct jregion *region;
     yajl_handle h;
@@ -495,6 +586,9 @@ jload(const char *buf, size_t len, size_t flags, json_error_t *err)
     c.cap = sizeof c.inline_stack / sizeof c.inline_stack[0];
     c.key = c.inline_key;
     c.keycap = sizeof c.inline_key;
+    c.paths = paths;
+    c.path = c.inline_path;
+    c.pathcap = sizeof c.inline_path;
     c.len = len;
     c.errpos = SIZE_MAX;
     h = c.h = yajl_alloc(&jload_callbacks, NULL, &c);
@@ -547,5 +641,7 @@ jload(const char *buf, size_t len, size_t flags, json_error_t *err)
         free(c.stack);
     if (c.key != c.inline_key)
         free(c.key);
+    if (c.path != c.inline_path)
+        free(c.path);
     return c.root;
 }

@@ -32,6 +32,22 @@
 json_t *jload(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 /*
+ * As jload, but build only the members on paths (NULL-terminated), and
+ * all below them.  A path names members by key from the top, joined by
+ * "/": "ref", "repository/full_name"; a segment "*" stands for each
+ * element of an array ("commits", "*", "added" joined so reads the added
+ * files of every commit).  The objects and arrays above a path are
+ * built with just those members; arrays keep all their elements (scalars
+ * above a path are built too, so sizes hold).  The rest of the text is
+ * not built and is checked by yajl's rules only (its syntax, and the
+ * nesting limit), not by jansson's (UTF-8 form, NUL, number range); a
+ * key given twice there is not refused.  For a webhook body, of which a
+ * reader wants a few fields.
+ */
+json_t *jload_only(const char *buf, size_t len, size_t flags, const char *const *paths,
+                   json_error_t *err);
+
+/*
  * From now on, make the values of each jload in a region of its own: an
  * address range of their own, given back whole when the last of them is
  * freed, instead of some 40 malloc blocks per object (a listing of 10,000

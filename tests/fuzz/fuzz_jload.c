@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: jload against json_loadb, the loader it stands in for.
  * Input: a flags byte (bit 0: JSON_REJECT_DUPLICATES, bit 1:
- * JSON_DECODE_ANY), then the JSON text.  Both must accept or both refuse,
+ * JSON_DECODE_ANY, bit 2: jload_only, see only()), then the JSON text.  Both must accept or both refuse,
  * and what they accept must be the same values in the same order (compared
  * as jansson's compact dump); anything else aborts.  A NUL byte is never
  * valid JSON and jload refuses it anywhere, while jansson takes some as the
@@ -13,6 +13,13 @@
 #include <jansson.h>
 
 #include "gitsyncd/jload.h"
+
+#include "../jload-filter.h"
+
+/* With flag bit 2: jload_only with these paths, against jfilter. */
+static const char *const paths[] = {
+    "ref", "a", "repository/full_name", "commits/*/added", "*/b", "*/*", "x/y/z", NULL,
+};
 
 static char *
 dump(const json_t *v)
@@ -33,6 +40,55 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/*
+ * jload_only checks the members it does not build by yajl's rules only,
+ * so it may accept what json_loadb refuses there; what json_loadb
+ * accepts, it must accept, with the same members on the paths.
+ */
+static int
+only(const char *text, size_t len, size_t flags)
+{
+    json_error_t e1, e2;
+    json_t *a = jload_only(text, len, flags, paths, &e1);
+    json_t *b = json_loadb(text, len, flags, &e2);
+    json_t *fa, *fb;
+    char *da, *db;
+
+    if (memchr(text, '\0', len) != NULL) {
+        if (a != NULL) {
+            fprintf(stderr, "jload_only accepts a text with a NUL byte\n");
+            abort();
+        }
+        json_decref(b);
+        return 0;
+    }
+    if (b != NULL && a == NULL) {
+        fprintf(stderr, "jload_only: %s, json_loadb accepts\n", e1.text);
+        abort();
+    }
+    if (a != NULL && b != NULL) {
+        fa = jfilter(a, paths);
+        fb = jfilter(b, paths);
+        da = dump(fa);
+        db = dump(fb);
+        if (da == NULL || db == NULL || strcmp(da, db) != 0) {
+            fprintf(stderr, "jload_only: %s\njson_loadb, filtered: %s\n", da ? da : "(null)", db ? db : "(null)");
+            abort();
+        }
+        free(da);
+        free(db);
+        json_decref(fa);
+        json_decref(fb);
+    }
+    json_decref(a);
+    json_decref(b);
+    if (jload_regions_live() != 0) {
+        fprintf(stderr, "a region outlives its values\n");
+        abort();
+    }
+    return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -47,6 +103,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         flags |= JSON_REJECT_DUPLICATES;
     if (data[0] & 2)
         flags |= JSON_DECODE_ANY;
+    if (data[0] & 4)
+        return only((const char *)data + 1, size - 1, flags & ~(size_t)JSON_REJECT_DUPLICATES);
     a = jload((const char *)data + 1, size - 1, flags, &e1);
     if (memchr(data + 1, '\0', size - 1) != NULL) {
         if (a != NULL) {

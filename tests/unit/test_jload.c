@@ -18,6 +18,8 @@
 
 #include "gitsyncd/jload.h"
 
+#include "../jload-filter.h"
+
 static char *
 dump(const json_t *v)
 {
@@ -302,6 +304,115 @@ test_region_large(void **state)
     assert_int_equal(jload_regions_live(), 0);
 }
 
+static const char *const only_sets[][12] = {
+    { "ref", "before", "after", "created", "deleted", "forced", "repository/full_name",
+      "commits/*/added", "commits/*/modified", "commits/*/removed", NULL },
+    { "ref", "project/path_with_namespace", "total_commits_count", "commits/*/added", NULL },
+    { "repository/full_name", "push/changes/*/new/name", "push/changes/*/old/target/hash",
+      "push/changes/*/closed", NULL },
+    { "repository/project/key", "repository/slug", "changes/*/refId", "changes/*/toHash", NULL },
+    { "repository", NULL },
+    { "commits/*", NULL },
+    { "no/such/member", NULL },
+};
+
+/* Every fixture through jload_only with paths of every host's kind. */
+static void
+test_only_fixtures(void **state)
+{
+    char dir[2048], path[2400], *text, *da, *de;
+    const char *fixtures = getenv("FIXTURES");
+    json_t *a, *full, *expect;
+    json_error_t e;
+    struct dirent *d;
+    size_t len, i;
+    DIR *dp;
+    FILE *f;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/webhooks", fixtures != NULL ? fixtures : "tests/fixtures");
+    dp = opendir(dir);
+    assert_non_null(dp);
+    while ((d = readdir(dp)) != NULL) {
+        if (strstr(d->d_name, ".json") == NULL)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, d->d_name);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        text = malloc(1 << 20);
+        len = fread(text, 1, 1 << 20, f);
+        fclose(f);
+        full = json_loadb(text, len, 0, &e);
+        assert_non_null(full);
+        for (i = 0; i < sizeof only_sets / sizeof only_sets[0]; i++) {
+            a = jload_only(text, len, JSON_REJECT_DUPLICATES, only_sets[i], &e);
+            if (a == NULL)
+                fail_msg("%s: %s", d->d_name, e.text);
+            expect = jfilter(full, only_sets[i]);
+            da = dump(a);
+            de = dump(expect);
+            if (strcmp(da, de) != 0)
+                fail_msg("%s, paths %zu:\n got %s\nwant %s", d->d_name, i, da, de);
+            free(da);
+            free(de);
+            json_decref(a);
+            json_decref(expect);
+        }
+        json_decref(full);
+        free(text);
+    }
+    closedir(dp);
+    assert_int_equal(jload_regions_live(), 0);
+}
+
+static void
+test_only_prunes(void **state)
+{
+    static const char *const paths[] = { "repository/full_name", "list/*/keep", NULL };
+    const char *text = "{\"repository\":{\"id\":1,\"full_name\":\"a/b\",\"owner\":{\"login\":\"a\"}},"
+                       "\"list\":[{\"keep\":1,\"drop\":2},7,{\"drop\":[1,2]}],\"sender\":{\"x\":[{}]}}";
+    json_error_t e;
+    json_t *v;
+    char *out;
+
+    (void)state;
+    v = jload_only(text, strlen(text), JSON_REJECT_DUPLICATES, paths, &e);
+    assert_non_null(v);
+    out = dump(v);
+    /* arrays keep every element (7 is above a path); the rest is gone */
+    assert_string_equal(out, "{\"repository\":{\"full_name\":\"a/b\"},\"list\":[{\"keep\":1},7,{}]}");
+    free(out);
+    json_decref(v);
+
+    /* what is not built is still checked as JSON */
+    {
+        const char *bad = "{\"repository\":{},\"sender\":[1,]}";
+
+        assert_null(jload_only(bad, strlen(bad), 0, paths, &e));
+    }
+    assert_non_null(strstr(e.text, "unallowed token"));
+    /* and counts towards the nesting limit */
+    {
+        char deep[2 * 2049 + 16];
+
+        memcpy(deep, "{\"sender\":", 10);
+        memset(deep + 10, '[', 2049);
+        memset(deep + 10 + 2049, ']', 2049);
+        deep[10 + 2 * 2049] = '}';
+        assert_null(jload_only(deep, 10 + 2 * 2049 + 1, 0, paths, &e));
+        assert_non_null(strstr(e.text, "maximum parsing depth"));
+    }
+    /* a key twice is refused where it is built, not where it is not */
+    assert_null(jload_only("{\"repository\":{\"full_name\":\"a\",\"full_name\":\"b\"}}", strlen("{\"repository\":{\"full_name\":\"a\",\"full_name\":\"b\"}}"),
+                           JSON_REJECT_DUPLICATES, paths, &e));
+    assert_non_null(strstr(e.text, "duplicate object key \"full_name\""));
+    v = jload_only("{\"sender\":{\"x\":1,\"x\":2},\"repository\":{\"full_name\":\"a\"}}", strlen("{\"sender\":{\"x\":1,\"x\":2},\"repository\":{\"full_name\":\"a\"}}"),
+                   JSON_REJECT_DUPLICATES, paths, &e);
+    assert_non_null(v);
+    json_decref(v);
+    assert_int_equal(jload_regions_live(), 0);
+}
+
 int
 main(void)
 {
@@ -314,6 +425,8 @@ main(void)
         cmocka_unit_test(test_region_lifetime),
         cmocka_unit_test(test_region_threads),
         cmocka_unit_test(test_region_large),
+        cmocka_unit_test(test_only_fixtures),
+        cmocka_unit_test(test_only_prunes),
     };
 
     /* Everything above runs with regions, as the daemon does. */
