@@ -40,62 +40,51 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Abort unless a and b dump alike. */
+static void
+same(const char *what, const json_t *a, const json_t *b)
+{
+    char *da = dump(a), *db = dump(b);
+
+    if (da == NULL || db == NULL || strcmp(da, db) != 0) {
+        fprintf(stderr, "%s: %s\njson_loadb: %s\n", what, da ? da : "(null)", db ? db : "(null)");
+        abort();
+    }
+    free(da);
+    free(db);
+}
+
 /*
  * jload_only checks the members it does not build by yajl's rules only,
  * so it may accept what json_loadb refuses there; what json_loadb
  * accepts, it must accept, with the same members on the paths.
  */
-static int
-only(const char *text, size_t len, size_t flags)
+static void
+only(json_t *a, const json_error_t *e1, json_t *b)
 {
-    json_error_t e1, e2;
-    json_t *a = jload_only(text, len, flags, paths, &e1);
-    json_t *b = json_loadb(text, len, flags, &e2);
     json_t *fa, *fb;
-    char *da, *db;
 
-    if (memchr(text, '\0', len) != NULL) {
-        if (a != NULL) {
-            fprintf(stderr, "jload_only accepts a text with a NUL byte\n");
-            abort();
-        }
-        json_decref(b);
-        return 0;
-    }
     if (b != NULL && a == NULL) {
-        fprintf(stderr, "jload_only: %s, json_loadb accepts\n", e1.text);
+        fprintf(stderr, "jload_only: %s, json_loadb accepts\n", e1->text);
         abort();
     }
     if (a != NULL && b != NULL) {
         fa = jfilter(a, paths);
         fb = jfilter(b, paths);
-        da = dump(fa);
-        db = dump(fb);
-        if (da == NULL || db == NULL || strcmp(da, db) != 0) {
-            fprintf(stderr, "jload_only: %s\njson_loadb, filtered: %s\n", da ? da : "(null)", db ? db : "(null)");
-            abort();
-        }
-        free(da);
-        free(db);
+        same("jload_only, filtered", fa, fb);
         json_decref(fa);
         json_decref(fb);
     }
-    json_decref(a);
-    json_decref(b);
-    if (jload_regions_live() != 0) {
-        fprintf(stderr, "a region outlives its values\n");
-        abort();
-    }
-    return 0;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    const char *text = (const char *)data + 1;
     json_error_t e1, e2;
     json_t *a, *b;
     size_t flags = 0;
-    char *da, *db;
+    bool pruned;
 
     if (size < 1)
         return 0;
@@ -103,30 +92,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         flags |= JSON_REJECT_DUPLICATES;
     if (data[0] & 2)
         flags |= JSON_DECODE_ANY;
-    if (data[0] & 4)
-        return only((const char *)data + 1, size - 1, flags & ~(size_t)JSON_REJECT_DUPLICATES);
-    a = jload((const char *)data + 1, size - 1, flags, &e1);
-    if (memchr(data + 1, '\0', size - 1) != NULL) {
+    pruned = (data[0] & 4) != 0;
+    if (pruned) /* duplicates are refused only where built */
+        flags &= ~(size_t)JSON_REJECT_DUPLICATES;
+    a = pruned ? jload_only(text, size - 1, flags, paths, &e1) : jload(text, size - 1, flags, &e1);
+    if (memchr(text, '\0', size - 1) != NULL) {
         if (a != NULL) {
-            fprintf(stderr, "jload accepts a text with a NUL byte\n");
+            fprintf(stderr, "a text with a NUL byte is accepted\n");
             abort();
         }
         return 0;
     }
-    b = json_loadb((const char *)data + 1, size - 1, flags, &e2);
-    if ((a == NULL) != (b == NULL)) {
+    b = json_loadb(text, size - 1, flags, &e2);
+    if (pruned) {
+        only(a, &e1, b);
+    } else if ((a == NULL) != (b == NULL)) {
         fprintf(stderr, "jload %s, json_loadb %s\n", a ? "accepts" : e1.text, b ? "accepts" : e2.text);
         abort();
-    }
-    if (a != NULL) {
-        da = dump(a);
-        db = dump(b);
-        if (da == NULL || db == NULL || strcmp(da, db) != 0) {
-            fprintf(stderr, "jload: %s\njson_loadb: %s\n", da ? da : "(null)", db ? db : "(null)");
-            abort();
-        }
-        free(da);
-        free(db);
+    } else if (a != NULL) {
+        same("jload", a, b);
     }
     json_decref(a);
     json_decref(b);

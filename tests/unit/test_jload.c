@@ -68,8 +68,9 @@ assert_refused(const char *text, size_t len, size_t flags, int line, int column,
     assert_null(v);
 }
 
-static void
-test_fixtures(void **state)
+/* Call fn with the name and text of every webhook fixture; how many. */
+static size_t
+each_fixture(void (*fn)(const char *name, const char *text, size_t len))
 {
     char dir[2048], path[2400], *text;
     const char *fixtures = getenv("FIXTURES");
@@ -78,7 +79,6 @@ test_fixtures(void **state)
     DIR *dp;
     FILE *f;
 
-    (void)state;
     snprintf(dir, sizeof dir, "%s/webhooks", fixtures != NULL ? fixtures : "tests/fixtures");
     dp = opendir(dir);
     assert_non_null(dp);
@@ -91,13 +91,27 @@ test_fixtures(void **state)
         text = malloc(1 << 20);
         len = fread(text, 1, 1 << 20, f);
         fclose(f);
-        assert_same(text, len, 0);
-        assert_same(text, len, JSON_REJECT_DUPLICATES);
+        fn(d->d_name, text, len);
         free(text);
         n++;
     }
     closedir(dp);
-    assert_true(n >= 10);
+    return n;
+}
+
+static void
+fixture_same(const char *name, const char *text, size_t len)
+{
+    (void)name;
+    assert_same(text, len, 0);
+    assert_same(text, len, JSON_REJECT_DUPLICATES);
+}
+
+static void
+test_fixtures(void **state)
+{
+    (void)state;
+    assert_true(each_fixture(fixture_same) >= 10);
 }
 
 static void
@@ -316,52 +330,39 @@ static const char *const only_sets[][12] = {
     { "no/such/member", NULL },
 };
 
+static void
+fixture_only(const char *name, const char *text, size_t len)
+{
+    json_t *a, *full, *expect;
+    json_error_t e;
+    char *da, *de;
+    size_t i;
+
+    full = json_loadb(text, len, 0, &e);
+    assert_non_null(full);
+    for (i = 0; i < sizeof only_sets / sizeof only_sets[0]; i++) {
+        a = jload_only(text, len, JSON_REJECT_DUPLICATES, only_sets[i], &e);
+        if (a == NULL)
+            fail_msg("%s: %s", name, e.text);
+        expect = jfilter(full, only_sets[i]);
+        da = dump(a);
+        de = dump(expect);
+        if (strcmp(da, de) != 0)
+            fail_msg("%s, paths %zu:\n got %s\nwant %s", name, i, da, de);
+        free(da);
+        free(de);
+        json_decref(a);
+        json_decref(expect);
+    }
+    json_decref(full);
+}
+
 /* Every fixture through jload_only with paths of every host's kind. */
 static void
 test_only_fixtures(void **state)
 {
-    char dir[2048], path[2400], *text, *da, *de;
-    const char *fixtures = getenv("FIXTURES");
-    json_t *a, *full, *expect;
-    json_error_t e;
-    struct dirent *d;
-    size_t len, i;
-    DIR *dp;
-    FILE *f;
-
     (void)state;
-    snprintf(dir, sizeof dir, "%s/webhooks", fixtures != NULL ? fixtures : "tests/fixtures");
-    dp = opendir(dir);
-    assert_non_null(dp);
-    while ((d = readdir(dp)) != NULL) {
-        if (strstr(d->d_name, ".json") == NULL)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, d->d_name);
-        f = fopen(path, "rb");
-        assert_non_null(f);
-        text = malloc(1 << 20);
-        len = fread(text, 1, 1 << 20, f);
-        fclose(f);
-        full = json_loadb(text, len, 0, &e);
-        assert_non_null(full);
-        for (i = 0; i < sizeof only_sets / sizeof only_sets[0]; i++) {
-            a = jload_only(text, len, JSON_REJECT_DUPLICATES, only_sets[i], &e);
-            if (a == NULL)
-                fail_msg("%s: %s", d->d_name, e.text);
-            expect = jfilter(full, only_sets[i]);
-            da = dump(a);
-            de = dump(expect);
-            if (strcmp(da, de) != 0)
-                fail_msg("%s, paths %zu:\n got %s\nwant %s", d->d_name, i, da, de);
-            free(da);
-            free(de);
-            json_decref(a);
-            json_decref(expect);
-        }
-        json_decref(full);
-        free(text);
-    }
-    closedir(dp);
+    assert_true(each_fixture(fixture_only) >= 10);
     assert_int_equal(jload_regions_live(), 0);
 }
 
