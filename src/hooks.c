@@ -1,7 +1,6 @@
 /* hooks: verify and read Git-host push webhooks and platform events. */
 #include "autoconfig.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
