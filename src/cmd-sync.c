@@ -37,10 +37,10 @@ sync_print_issues(const char *title, const struct reconcile_issues *list)
     size_t i;
 
     for (i = 0; i < list->n; i++)
-        printf("  %s: %s/%s%s%s: %s\n", title, list->v[i].kind,
+        printf("  %s: %s/%s%s%s%s: %s\n", title, list->v[i].kind,
                list->v[i].slug, list->v[i].path ? " (" : "",
                list->v[i].path ? list->v[i].path : "",
-               list->v[i].message);
+               list->v[i].path ? ")" : "", list->v[i].message);
 }
 
 int
@@ -115,8 +115,10 @@ cmd_sync(int argc, char **argv)
     sync_print_issues("refused delete", &rep.refused_deletes);
     sync_print_issues("conflict", &rep.conflicts_open);
     sync_print_issues("apply error", &rep.apply_errors);
+    sync_print_issues("not applied", &rep.not_applied);
     left = (int)(rep.invalid.n + rep.refused_deletes.n +
-                 rep.conflicts_open.n + rep.apply_errors.n);
+                 rep.conflicts_open.n + rep.apply_errors.n +
+                 rep.not_applied.n);
     if (rc == 0)
         log_info("sync finished", "workspace", ws->name);
     else
