@@ -65,7 +65,7 @@ push() { # push MESSAGE: commit the clone's changes and push them
         git -C "$T/clone" push -q origin HEAD:main 2>"$T/push.err"
 }
 
-plan 30
+plan 31
 
 # --- Import: 103 models over two pages, 3 syncs ---
 ok "the first sync imports" sync_once
@@ -169,6 +169,8 @@ push "a key that is not a column" || bail "push failed"
 ctl POST reject '{"path": "/api/v1/models/3", "details": {"primaryKey": "column \"nope\" is not in the query"}}' >/dev/null
 ctl POST fail '{"status": 429, "count": 2}' >/dev/null
 sync_once
+is "two 429s without rate-limit headers are retried: the sync goes through" \
+    "$(head -n 1 "$T/sync.out")" "workspace w: synced"
 like "the 422's details are shown, field by field" "$(cat "$T/sync.out")" \
     'model/m-003 .*Validation failed \(primaryKey: column "nope" is not in the query\)'
 like "...and logged" "$(cat "$T/gitsyncd.log")" 'primaryKey: column'
