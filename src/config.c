@@ -726,11 +726,11 @@ config_conflict_name(enum conflict_policy policy)
     return config_conflict_names[policy];
 }
 
-/* url with any user:password@ replaced by <redacted>@. */
+/* url without any user:password@. */
 static char *
 config_url_redacted(const char *url)
 {
-    return url_without_credentials(url, "<redacted>");
+    return url_without_credentials(url, NULL);
 }
 
 static const char *

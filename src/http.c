@@ -309,13 +309,15 @@ static void
 http_error_from(struct http_server *s, struct evhttp_request *req, int code,
                 const char *workspace, const char *msg)
 {
-    char c[8];
+    char c[8], *clean;
 
     snprintf(c, sizeof c, "%d", code);
     if (s == NULL || http_noise_ok(s))
         log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
                  "path", evhttp_request_get_uri(req), "error", msg);
-    http_reply_json(req, code, json_pack("{s:o}", "error", http_text(msg)));
+    clean = log_redact(msg);
+    http_reply_json(req, code, json_pack("{s:o}", "error", http_text(clean)));
+    free(clean);
 }
 
 static void

@@ -128,29 +128,68 @@ log_clear_secrets(void)
     pthread_mutex_unlock(&log_lock);
 }
 
-/* Replace every registered secret in b by <redacted>; lock held. */
+/* True for a byte that ends the authority part of a URL inside text. */
+static bool
+log_authority_end(char c)
+{
+    return c == '\0' || c == '/' || c == '?' || c == '#' || c == '"' || c == '\'' ||
+           c == '<' || c == '>' || c == '\\' || (unsigned char)c <= ' ';
+}
+
+/*
+ * Append text to out with every registered secret replaced by <redacted>
+ * and the user information of every URL in it ("scheme://user:pass@")
+ * left out; log_lock held.
+ */
 static void
-do_log_redact(struct buf *b)
+do_log_redact(struct buf *out, const char *text)
+{
+    const char *p = text, *q, *at, *hit, *first;
+    size_t i, n, hitlen = 0;
+
+    for (;;) {
+        /* The nearest secret or "://" from p on. */
+        first = NULL;
+        for (i = 0; i < log_nsecrets; i++) {
+            hit = strstr(p, log_secrets[i]);
+            if (hit != NULL && (first == NULL || hit < first ||
+                                (hit == first && strlen(log_secrets[i]) > hitlen))) {
+                first = hit;
+                hitlen = strlen(log_secrets[i]);
+            }
+        }
+        hit = strstr(p, "://");
+        if (hit != NULL && (first == NULL || hit < first)) {
+            buf_add(out, p, (size_t)(hit + 3 - p));
+            p = hit + 3;
+            at = NULL;
+            for (q = p; !log_authority_end(*q); q++)
+                if (*q == '@')
+                    at = q;
+            if (at != NULL)
+                p = at + 1;
+            continue;
+        }
+        if (first == NULL)
+            break;
+        n = (size_t)(first - p);
+        buf_add(out, p, n);
+        buf_adds(out, "<redacted>");
+        p = first + hitlen;
+    }
+    buf_adds(out, p);
+}
+
+char *
+log_redact(const char *text)
 {
     struct buf out;
-    const char *p, *hit;
-    size_t i, len;
 
-    for (i = 0; i < log_nsecrets; i++) {
-        len = strlen(log_secrets[i]);
-        if (strstr(b->data, log_secrets[i]) == NULL)
-            continue;
-        buf_init(&out);
-        p = b->data;
-        while ((hit = strstr(p, log_secrets[i])) != NULL) {
-            buf_add(&out, p, (size_t)(hit - p));
-            buf_adds(&out, "<redacted>");
-            p = hit + len;
-        }
-        buf_adds(&out, p);
-        buf_free(b);
-        *b = out;
-    }
+    buf_init(&out);
+    pthread_mutex_lock(&log_lock);
+    do_log_redact(&out, text != NULL ? text : "");
+    pthread_mutex_unlock(&log_lock);
+    return buf_detach(&out);
 }
 
 /* Append a logfmt value, quoted when it needs to be. */
@@ -215,7 +254,7 @@ log_timestamp(char *out, size_t size)
 void
 log_at(enum log_level level, const char *msg, ...)
 {
-    struct buf b;
+    struct buf b, r;
     json_t *obj = NULL;
     const char *k, *v;
     char ts[48], *s;
@@ -225,37 +264,41 @@ log_at(enum log_level level, const char *msg, ...)
     if (level < log_get_level())
         return;
     log_timestamp(ts, sizeof ts);
+    buf_init(&b);
+    buf_init(&r);
+    /* Secrets are taken out of each value before it is escaped: escaping
+     * first would hide a secret holding a quote or a backslash from them. */
     pthread_mutex_lock(&log_lock);
     format = log_format;
-    pthread_mutex_unlock(&log_lock);
-
-    buf_init(&b);
+    do_log_redact(&r, msg);
     if (format == LOG_FORMAT_JSON) {
         obj = json_object();
         json_object_set_new(obj, "ts", json_string(ts));
         json_object_set_new(obj, "level", json_string(log_level_name(level)));
-        json_object_set_new(obj, "msg", json_string(msg));
+        json_object_set_new(obj, "msg", json_string(r.data));
     } else {
         buf_printf(&b, "ts=%s level=%s msg=", ts, log_level_name(level));
-        log_logfmt_value(&b, msg);
+        log_logfmt_value(&b, r.data);
     }
     va_start(ap, msg);
     while ((k = va_arg(ap, const char *)) != NULL) {
         v = va_arg(ap, const char *);
-        if (v == NULL)
-            v = "";
+        buf_reset(&r);
+        do_log_redact(&r, v != NULL ? v : "");
         if (obj != NULL) {
             /* json_string refuses invalid UTF-8: keep the line anyway. */
-            json_t *js = json_string(v);
+            json_t *js = json_string(r.data);
             if (js == NULL)
                 js = json_string("<invalid utf-8>");
             json_object_set_new(obj, k, js);
         } else {
             buf_printf(&b, " %s=", k);
-            log_logfmt_value(&b, v);
+            log_logfmt_value(&b, r.data);
         }
     }
     va_end(ap);
+    pthread_mutex_unlock(&log_lock);
+    buf_free(&r);
     if (obj != NULL) {
         s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(obj);
@@ -267,7 +310,6 @@ log_at(enum log_level level, const char *msg, ...)
     buf_addc(&b, '\n');
 
     pthread_mutex_lock(&log_lock);
-    do_log_redact(&b);
     fwrite(b.data, 1, b.len, log_stream != NULL ? log_stream : stderr);
     fflush(log_stream != NULL ? log_stream : stderr);
     pthread_mutex_unlock(&log_lock);

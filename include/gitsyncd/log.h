@@ -5,7 +5,9 @@
  *     log_info("commit pushed", "workspace", ws->name, "slug", slug);
  *
  * Values registered with log_add_secret() are replaced by <redacted>
- * wherever they appear, as a last line of defence.
+ * wherever they appear, and URLs lose their user information, in every
+ * value before it is escaped.  log_redact() is that same redaction for
+ * every other output (/status, error answers, command output).
  */
 #ifndef GITSYNCD_LOG_H
 #define GITSYNCD_LOG_H
@@ -33,6 +35,9 @@ const char *log_format_name(enum log_format format);
 
 /* Never print this string (a token, a password); copied. */
 void log_add_secret(const char *secret);
+/* text with every registered secret replaced by <redacted> and every URL
+ * without its "user:password@"; a new string (text NULL: ""). */
+char *log_redact(const char *text);
 /* Forget every registered secret (config reload). */
 void log_clear_secrets(void);
 
