@@ -361,6 +361,11 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     int status = 500;
     bool git = strcmp(source, "git") == 0;
 
+    /* The name is looked up before anything else: an unknown one (any
+     * text a client sends) must not become a label, a key or a log
+     * value of its own; they all share "unknown". */
+    ws = config_find_workspace(s->cfg, wsname);
+    wsname = ws != NULL ? ws->name : "unknown";
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
         http_error_from(s, req, 405, wsname, "method not allowed: webhooks are POSTed");
@@ -374,11 +379,9 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
         status = 429;
         goto count;
     }
-    ws = config_find_workspace(s->cfg, wsname);
     if (ws == NULL) {
         http_error_from(s, req, 404, NULL, "unknown workspace");
         status = 404;
-        wsname = "unknown";
         goto count;
     }
     len = evbuffer_get_length(in);
