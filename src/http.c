@@ -103,10 +103,16 @@ struct http_server {
     char **ring;
     size_t ringcap, ringpos;
     struct http_client clients[HTTP_CLIENTS];
-    /* flood guard for refusal and ignore lines (libevent thread only) */
-    struct http_bucket noise;
-    unsigned long noise_dropped;
 };
+
+/*
+ * The flood guard for lines about refused, ignored and duplicate requests
+ * and for libevent's own lines: one for the process, as libevent answers
+ * some requests (and logs) without telling us which server they were for.
+ */
+static pthread_mutex_t http_noise_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_bucket http_noise;
+static unsigned long http_noise_dropped;
 
 /* Lines a second, and burst, for refused, ignored and duplicate webhooks. */
 #define HTTP_NOISE_RATE 50.0
@@ -283,20 +289,20 @@ http_reply_json(struct evhttp_request *req, int code, json_t *body)
  * Lines about queued work are never held back.
  */
 static bool
-http_noise_ok(struct http_server *s)
+http_noise_ok(void)
 {
     unsigned long dropped;
     char n[32];
 
-    pthread_mutex_lock(&s->lock);
-    if (!http_bucket_take(&s->noise, now_mono(), HTTP_NOISE_RATE, HTTP_NOISE_BURST)) {
-        s->noise_dropped++;
-        pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&http_noise_lock);
+    if (!http_bucket_take(&http_noise, now_mono(), HTTP_NOISE_RATE, HTTP_NOISE_BURST)) {
+        http_noise_dropped++;
+        pthread_mutex_unlock(&http_noise_lock);
         return false;
     }
-    dropped = s->noise_dropped;
-    s->noise_dropped = 0;
-    pthread_mutex_unlock(&s->lock);
+    dropped = http_noise_dropped;
+    http_noise_dropped = 0;
+    pthread_mutex_unlock(&http_noise_lock);
     if (dropped > 0) {
         snprintf(n, sizeof n, "%lu", dropped);
         log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);
@@ -304,20 +310,75 @@ http_noise_ok(struct http_server *s)
     return true;
 }
 
-/* Answer {"error": msg}, and log it (s: the flood guard, or NULL). */
+/* Count an error answer by code, and log it under the flood guard. */
+static void
+http_error_note(struct evhttp_request *req, int code, const char *workspace,
+                const char *msg)
+{
+    char c[8], *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+
+    snprintf(c, sizeof c, "%d", code);
+    metrics_inc("http_errors_total", 1, "code", c, (char *)NULL);
+    if (!http_noise_ok())
+        return;
+    if (conn != NULL)
+        evhttp_connection_get_peer(conn, &peer, &port);
+    log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
+             "peer", peer != NULL ? peer : "", "path", evhttp_request_get_uri(req),
+             "error", msg);
+}
+
+/* Answer {"error": msg}, and count and log it. */
 static void
 http_error_from(struct http_server *s, struct evhttp_request *req, int code,
                 const char *workspace, const char *msg)
 {
-    char c[8], *clean;
+    char *clean;
 
-    snprintf(c, sizeof c, "%d", code);
-    if (s == NULL || http_noise_ok(s))
-        log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
-                 "path", evhttp_request_get_uri(req), "error", msg);
+    (void)s;
+    http_error_note(req, code, workspace, msg);
     clean = log_redact(msg);
     http_reply_json(req, code, json_pack("{s:o}", "error", http_text(clean)));
     free(clean);
+}
+
+/*
+ * libevent answers some requests itself, before any callback of ours: a
+ * malformed request line or header, a Content-Length it cannot read or
+ * that comes with Transfer-Encoding, a body over max_body, headers over
+ * their limit, a method it does not allow.  It does so with
+ * evhttp_send_error, which this definition takes the place of (libevent
+ * calls it through the dynamic linker, so the executable's own comes
+ * first), so that those answers are JSON, counted and logged like ours.
+ */
+void
+evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
+{
+    const char *msg;
+
+    switch (error) {
+    case HTTP_BADREQUEST:
+        msg = "malformed request (request line, a header, Content-Length or Transfer-Encoding)";
+        break;
+    case HTTP_ENTITYTOOLARGE:
+        msg = "request too large (the body is over max_body or the headers over 64 KiB)";
+        break;
+    case HTTP_NOTIMPLEMENTED:
+        msg = "method not implemented";
+        break;
+    case HTTP_NOTFOUND:
+        msg = "no such route";
+        break;
+    default:
+        msg = reason != NULL ? reason : "the request cannot be answered";
+        break;
+    }
+    evhttp_clear_headers(evhttp_request_get_output_headers(req));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    http_error_note(req, error, NULL, msg);
+    http_reply_json(req, error, json_pack("{s:s}", "error", msg));
 }
 
 static void
@@ -406,14 +467,14 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     case HOOK_QUEUE:
         if (delivery != NULL && http_seen(s, delivery)) {
             status = 200;
-            if (http_noise_ok(s))
+            if (http_noise_ok())
                 log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
                          "delivery", delivery);
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "duplicate",
                                                 "delivery", http_text(delivery)));
         } else if (v == HOOK_IGNORE) {
             status = 200;
-            if (http_noise_ok(s))
+            if (http_noise_ok())
                 log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "ignored", "reason", http_text(reason)));
         } else {
@@ -484,6 +545,29 @@ http_admin_route(struct http_server *s, struct evhttp_request *req, const char *
     return true;
 }
 
+/*
+ * True if the request has Content-Length headers that disagree: libevent
+ * reads the body by the first, and what a proxy in front took by
+ * another would be read as a request of its own (request smuggling).
+ */
+static bool
+http_length_conflict(struct evhttp_request *req)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const struct evkeyval *kv;
+    const char *first = NULL;
+
+    for (kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, "Content-Length") != 0)
+            continue;
+        if (first == NULL)
+            first = kv->value;
+        else if (strcmp(first, kv->value) != 0)
+            return true;
+    }
+    return false;
+}
+
 /* The main listener: hooks, and the admin routes unless they moved. */
 static void
 http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
@@ -495,6 +579,11 @@ http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
 
     if (path == NULL) {
         http_error_from(s, req, 400, NULL, "bad request URI");
+        return;
+    }
+    if (http_length_conflict(req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        http_error_from(s, req, 400, NULL, "Content-Length headers with different values");
         return;
     }
     if (admin && http_admin_route(s, req, path))

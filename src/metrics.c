@@ -28,6 +28,7 @@ struct metrics_family {
 
 static const struct metrics_family metrics_families[] = {
     { "webhook_requests_total", M_COUNTER, "Webhook requests by workspace, source (git, platform) and HTTP status." },
+    { "http_errors_total", M_COUNTER, "Error answers by HTTP status, on every route, also those to requests too malformed or large to route." },
     { "queue_depth", M_GAUGE, "Jobs waiting for a worker." },
     { "jobs_running", M_GAUGE, "Jobs running now (busy workers)." },
     { "jobs_total", M_COUNTER, "Sync jobs run, by workspace and result (ok, error)." },
