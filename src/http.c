@@ -61,10 +61,17 @@ http_bucket_take(struct http_bucket *b, double now, double rate, double burst)
     return true;
 }
 
-/* A client's token bucket. */
+/*
+ * A client's token buckets: one for requests that pass authentication,
+ * one for those that fail it, so that junk from an address (or from
+ * everyone behind the same proxy) cannot use up the budget of the real
+ * webhooks coming from there.
+ */
 struct http_client {
     char addr[64];
-    struct http_bucket bucket;
+    struct http_bucket good;
+    struct http_bucket bad;
+    double seen;
 };
 
 /*
@@ -209,9 +216,12 @@ http_seen_free(struct http_server *s)
     s->nbuckets = 0;
 }
 
-/* True if the client at addr may send one more request now. */
+/*
+ * True if the client at addr may send one more request now: one that
+ * passed authentication (good) or one that did not.
+ */
 static bool
-http_rate_ok(struct http_server *s, const char *addr)
+http_rate_ok(struct http_server *s, const char *addr, bool good)
 {
     struct http_client *c = NULL, *oldest = &s->clients[0];
     double now = now_mono();
@@ -226,18 +236,151 @@ http_rate_ok(struct http_server *s, const char *addr)
             c = &s->clients[i];
             break;
         }
-        if (s->clients[i].bucket.last < oldest->bucket.last)
+        if (s->clients[i].seen < oldest->seen)
             oldest = &s->clients[i];
     }
     if (c == NULL) {
         c = oldest;
         snprintf(c->addr, sizeof c->addr, "%s", addr);
-        c->bucket.tokens = s->cfg->rate_burst;
-        c->bucket.last = now;
+        c->good.tokens = c->bad.tokens = s->cfg->rate_burst;
+        c->good.last = c->bad.last = now;
     }
-    ok = http_bucket_take(&c->bucket, now, s->cfg->rate_limit, s->cfg->rate_burst);
+    c->seen = now;
+    ok = http_bucket_take(good ? &c->good : &c->bad, now, s->cfg->rate_limit,
+                          s->cfg->rate_burst);
     pthread_mutex_unlock(&s->lock);
     return ok;
+}
+
+/* True if the text address a is in one of the trusted proxy ranges. */
+static bool
+http_trusted(const struct config *cfg, const char *a)
+{
+    unsigned char bin[16];
+    const struct config_net *n;
+    size_t i;
+    int family, bits, full, rest;
+
+    if (inet_pton(AF_INET, a, bin) == 1)
+        family = AF_INET;
+    else if (inet_pton(AF_INET6, a, bin) == 1)
+        family = AF_INET6;
+    else
+        return false;
+    for (i = 0; i < cfg->ntrusted_proxies; i++) {
+        n = &cfg->trusted_proxies[i];
+        if (n->family != family)
+            continue;
+        bits = n->prefix;
+        full = bits / 8;
+        rest = bits % 8;
+        if (memcmp(bin, n->addr, (size_t)full) != 0)
+            continue;
+        if (rest != 0 && ((bin[full] ^ n->addr[full]) & (0xff << (8 - rest)) & 0xff) != 0)
+            continue;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * One address of a forwarding header, trimmed into out: spaces and quotes
+ * gone, "[v6]:port" and "v4:port" without the port.  Empty if nothing
+ * usable.
+ */
+static void
+http_forwarded_addr(const char *p, size_t len, char *out, size_t size)
+{
+    char tmp[64], *t = tmp, *colon;
+    size_t n;
+
+    while (len > 0 && (*p == ' ' || *p == '\t' || *p == '"')) {
+        p++;
+        len--;
+    }
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '"'))
+        len--;
+    n = len < sizeof tmp - 1 ? len : sizeof tmp - 1;
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    if (*t == '[') {
+        t++;
+        if ((colon = strchr(t, ']')) != NULL)
+            *colon = '\0';
+    } else if ((colon = strchr(t, ':')) != NULL && strchr(colon + 1, ':') == NULL) {
+        *colon = '\0';
+    }
+    snprintf(out, size, "%s", t);
+}
+
+/*
+ * The client's address: the peer's, unless the peer is a trusted proxy;
+ * then the nearest address in Forwarded (for=) or else X-Forwarded-For
+ * that is not itself a trusted proxy, read from the right (the left part
+ * is whatever the client chose to send).
+ */
+static void
+http_client_addr(struct http_server *s, struct evhttp_request *req, const char *peer,
+                 char *out, size_t size)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const struct evkeyval *kv;
+    const char *names[] = { "Forwarded", "X-Forwarded-For" }, *p, *end, *item;
+    char cand[64];
+    struct buf all;
+    size_t i, len;
+
+    snprintf(out, size, "%s", peer);
+    if (s->cfg->ntrusted_proxies == 0 || !http_trusted(s->cfg, peer))
+        return;
+    for (i = 0; i < nitems(names); i++) {
+        /* Every header of that name, in order, as one list. */
+        buf_init(&all);
+        for (kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+            if (strcasecmp(kv->key, names[i]) == 0)
+                buf_printf(&all, "%s%s", all.len > 0 ? "," : "", kv->value);
+        }
+        if (all.len == 0) {
+            buf_free(&all);
+            continue;
+        }
+        /* From the right: the first hop that is not a trusted proxy. */
+        end = all.data + all.len;
+        while (end > all.data) {
+            for (p = end; p > all.data && p[-1] != ','; p--)
+                ;
+            item = p;
+            len = (size_t)(end - p);
+            if (i == 0) {
+                /* Forwarded: for=...; the other pairs are ignored. */
+                const char *f = NULL, *q;
+
+                for (q = p; q + 4 <= end; q++) {
+                    if (strncasecmp(q, "for=", 4) == 0 && (q == p || q[-1] == ';' || q[-1] == ' ')) {
+                        f = q + 4;
+                        break;
+                    }
+                }
+                if (f == NULL) {
+                    end = p > all.data ? p - 1 : all.data;
+                    continue;
+                }
+                for (q = f; q < end && *q != ';'; q++)
+                    ;
+                item = f;
+                len = (size_t)(q - f);
+            }
+            http_forwarded_addr(item, len, cand, sizeof cand);
+            if (cand[0] != '\0') {
+                snprintf(out, size, "%s", cand);
+                if (!http_trusted(s->cfg, cand))
+                    break;
+            }
+            end = p > all.data ? p - 1 : all.data;
+        }
+        buf_free(&all);
+        return;
+    }
 }
 
 /* Answer with a JSON body. */
@@ -404,6 +547,24 @@ http_profile(struct http_server *s, const struct config_workspace *ws)
     return i < s->nprofiles ? s->profiles[i] : NULL;
 }
 
+/*
+ * Refuse a request that did not pass authentication (or was malformed) with
+ * code, or with 429 once the client's budget for such requests is spent;
+ * the status sent.
+ */
+static int
+http_refuse(struct http_server *s, struct evhttp_request *req, const char *client,
+            const char *wsname, int code, const char *msg)
+{
+    if (!http_rate_ok(s, client, false)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        code = 429;
+        msg = "too many requests from this address";
+    }
+    http_error_from(s, req, code, wsname, msg);
+    return code;
+}
+
 /* POST /hooks/<workspace>/<source>. */
 static void
 http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
@@ -416,7 +577,7 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     struct job_resource res;
     enum hook_verdict v;
     const char *body;
-    char *reason = NULL, *delivery = NULL, *peer = NULL, code[8];
+    char *reason = NULL, *delivery = NULL, *peer = NULL, code[8], client[64];
     ev_uint16_t port;
     size_t len;
     int status = 500;
@@ -428,21 +589,16 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     ws = config_find_workspace(s->cfg, wsname);
     wsname = ws != NULL ? ws->name : "unknown";
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
+        http_client_addr(s, req, peer != NULL ? peer : "?", client, sizeof client);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        http_error_from(s, req, 405, wsname, "method not allowed: webhooks are POSTed");
-        status = 405;
+        status = http_refuse(s, req, client, wsname, 405, "method not allowed: webhooks are POSTed");
         goto count;
     }
     evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-    if (!http_rate_ok(s, peer != NULL ? peer : "?")) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-        http_error_from(s, req, 429, wsname, "too many requests from this address");
-        status = 429;
-        goto count;
-    }
+    http_client_addr(s, req, peer != NULL ? peer : "?", client, sizeof client);
     if (ws == NULL) {
-        http_error_from(s, req, 404, NULL, "unknown workspace");
-        status = 404;
+        status = http_refuse(s, req, client, NULL, 404, "unknown workspace");
         goto count;
     }
     len = evbuffer_get_length(in);
@@ -456,16 +612,18 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     }
     switch (v) {
     case HOOK_UNAUTHORIZED:
-        status = 401;
-        http_error_from(s, req, 401, wsname, reason);
+        status = http_refuse(s, req, client, wsname, 401, reason);
         break;
     case HOOK_BAD:
-        status = 400;
-        http_error_from(s, req, 400, wsname, reason);
+        status = http_refuse(s, req, client, wsname, 400, reason);
         break;
     case HOOK_IGNORE:
     case HOOK_QUEUE:
-        if (delivery != NULL && http_seen(s, delivery)) {
+        if (!http_rate_ok(s, client, true)) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+            http_error_from(s, req, 429, wsname, "too many requests from this address");
+            status = 429;
+        } else if (delivery != NULL && http_seen(s, delivery)) {
             status = 200;
             if (http_noise_ok())
                 log_info("duplicate delivery ignored", "workspace", wsname, "source", source,

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Junk on the public webhook address.  Requests for workspaces that do not
 # exist, with long random names, share one "unknown" label and grow no
-# state.
+# state.  Requests that fail authentication have a budget of their own per
+# client, so a flood of them cannot get a signed webhook refused with 429;
+# behind a trusted proxy the client is the one X-Forwarded-For or Forwarded
+# names, and from anyone else those headers are ignored.
 . "$top_srcdir/tests/e2e/lib.sh"
-plan 4
+plan 13
 
 GSECRET=gsec-junk-5e7a11
 GPORT=$(free_port)
@@ -11,6 +14,7 @@ git init -q --bare -b main "$T/remote.git"
 cat > "$T/g.yaml" <<YAML
 listen: 127.0.0.1:$GPORT
 state_dir: $T/state
+rate_limit: 0
 workspaces:
   - name: w
     platform: {profile: demo, url: "http://127.0.0.1:1/api/v1", token: junk-token-1234}
@@ -47,4 +51,67 @@ is "... counted: 1,500 GETs as 405" "$(printf '%s\n' "$m" | grep '^gitsyncd_webh
 size=$(printf '%s' "$m" | wc -c)
 if [ "$size" -lt $((m0 + 4096)) ]; then pass "/metrics did not grow with the names ($m0 -> $size bytes)"; else fail "/metrics grew from $m0 to $size bytes"; fi
 like "... and the daemon still answers" "$(curl -s "http://127.0.0.1:$GPORT/healthz")" '"ok"'
+kill $!; wait $! 2>/dev/null
+while (exec 3<>"/dev/tcp/127.0.0.1/$GPORT") 2>/dev/null; do sleep 0.1; done
+
+# serve EXTRA: a daemon with a small budget (20 at once, then one every 2 s).
+serve() {
+    GPORT=$(free_port)
+    cat > "$T/r.yaml" <<YAML
+listen: 127.0.0.1:$GPORT
+state_dir: $T/state
+rate_limit: 0.5
+rate_burst: 20
+$1
+workspaces:
+  - name: w
+    platform: {profile: demo, url: "http://127.0.0.1:1/api/v1", token: junk-token-1234}
+    git: {url: "file://$T/remote.git", host: github, webhook_secret: $GSECRET}
+    sync: {interval: 0}
+YAML
+    spawn "$T/r-$GPORT.log" "$GITSYNCD" --allow-root -c "$T/r.yaml" serve
+    RPID=$!
+    wait_port "$GPORT" || bail "gitsyncd did not start: $(cat "$T/r-$GPORT.log")"
+}
+stop() { kill "$RPID"; wait "$RPID" 2>/dev/null; }
+# signed [HEADER]: the code of a correctly signed GitHub ping (200).
+signed() {
+    sig=$(printf '{"zen":"hi"}' | openssl dgst -sha256 -hmac "$GSECRET" | sed 's/^.* //')
+    curl -s -o /dev/null -w '%{http_code}' -H 'X-GitHub-Event: ping' \
+        -H "X-Hub-Signature-256: sha256=$sig" ${1:+-H "$1"} -d '{"zen":"hi"}' \
+        "http://127.0.0.1:$GPORT/hooks/w/git"
+}
+# flood N PATH [HEADER]: N unsigned POSTs; prints the codes counted.
+flood() {
+    python3 - "$GPORT" "$1" "$2" "${3:-}" <<'PY'
+import http.client, sys, collections
+port, n, path, hdr = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+h = {"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=00"}
+if hdr:
+    k, v = hdr.split(": ", 1); h[k] = v
+codes = collections.Counter()
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+for i in range(n):
+    c.request("POST", path, body=b"{}", headers=h)
+    r = c.getresponse(); r.read(); codes[r.status] += 1
+print(" ".join("%d:%d" % kv for kv in sorted(codes.items())))
+PY
+}
+
+serve ""
+like "300 unauthenticated POSTs to an unknown workspace: 404, then 429" "$(flood 300 /hooks/nosuch/git)" '^404:20 429:280$'
+like "... and 300 with a bad signature to a real one: all 429 (one budget for failures)" "$(flood 300 /hooks/w/git)" '^429:300$'
+is "a correctly signed webhook from the same address right after is answered 200" "$(signed)" 200
+for i in $(seq 1 25); do signed >/dev/null; done
+is "signed webhooks still have their own limit" "$(signed)" 429
+is "without trusted_proxies, X-Forwarded-For is ignored (no fresh budget)" "$(signed 'X-Forwarded-For: 198.51.100.7')" 429
+stop
+
+serve "trusted_proxies: [127.0.0.1/32, '::1']"
+for i in $(seq 1 25); do signed 'X-Forwarded-For: 198.51.100.1' >/dev/null; done
+is "behind a trusted proxy, a client that used its budget gets 429" "$(signed 'X-Forwarded-For: 198.51.100.1')" 429
+is "... and one prepending a made-up hop is still that client" "$(signed 'X-Forwarded-For: 192.0.2.55, 198.51.100.1')" 429
+is "... while another client behind the same proxy gets 200 (X-Forwarded-For)" "$(signed 'X-Forwarded-For: 198.51.100.2')" 200
+is "... and another one named by Forwarded gets 200 too" "$(signed 'Forwarded: for="198.51.100.3:4711";proto=https')" 200
+stop
 done_testing
