@@ -547,10 +547,16 @@ http_profile(struct http_server *s, const struct config_workspace *ws)
     return i < s->nprofiles ? s->profiles[i] : NULL;
 }
 
+/* What hide_workspaces answers for every request it must not tell apart. */
+#define HTTP_HIDDEN "unauthorized: a missing or bad signature, or no such workspace"
+
 /*
  * Refuse a request that did not pass authentication (or was malformed) with
  * code, or with 429 once the client's budget for such requests is spent;
- * the status sent.
+ * the status sent.  With hide_workspaces, an unknown workspace, a bad
+ * signature and a malformed request (which a known workspace may refuse
+ * before its signature is checked) all get the same 401; the log keeps
+ * the reason.
  */
 static int
 http_refuse(struct http_server *s, struct evhttp_request *req, const char *client,
@@ -561,8 +567,13 @@ http_refuse(struct http_server *s, struct evhttp_request *req, const char *clien
         code = 429;
         msg = "too many requests from this address";
     }
-    http_error_from(s, req, code, wsname, msg);
-    return code;
+    if (!s->cfg->hide_workspaces || (code != 400 && code != 401 && code != 404)) {
+        http_error_from(s, req, code, wsname, msg);
+        return code;
+    }
+    http_error_note(req, 401, wsname, msg);
+    http_reply_json(req, 401, json_pack("{s:s}", "error", HTTP_HIDDEN));
+    return 401;
 }
 
 /* POST /hooks/<workspace>/<source>. */

@@ -4,9 +4,10 @@
 # state.  Requests that fail authentication have a budget of their own per
 # client, so a flood of them cannot get a signed webhook refused with 429;
 # behind a trusted proxy the client is the one X-Forwarded-For or Forwarded
-# names, and from anyone else those headers are ignored.
+# names, and from anyone else those headers are ignored.  With
+# hide_workspaces, an unknown workspace cannot be told from a known one.
 . "$top_srcdir/tests/e2e/lib.sh"
-plan 13
+plan 16
 
 GSECRET=gsec-junk-5e7a11
 GPORT=$(free_port)
@@ -113,5 +114,21 @@ is "behind a trusted proxy, a client that used its budget gets 429" "$(signed 'X
 is "... and one prepending a made-up hop is still that client" "$(signed 'X-Forwarded-For: 192.0.2.55, 198.51.100.1')" 429
 is "... while another client behind the same proxy gets 200 (X-Forwarded-For)" "$(signed 'X-Forwarded-For: 198.51.100.2')" 200
 is "... and another one named by Forwarded gets 200 too" "$(signed 'Forwarded: for="198.51.100.3:4711";proto=https')" 200
+stop
+
+# answer WORKSPACE [EVENT-HEADER]: code and body of an unsigned POST.
+answer() {
+    curl -s -w ' %{http_code}' -X POST -H 'X-Hub-Signature-256: sha256=00' ${2:+-H "$2"} \
+        -d '{}' "http://127.0.0.1:$GPORT/hooks/$1/git" | tr -d '\n'
+}
+serve ""
+like "by default an unknown workspace is 404, a known one with a bad signature 401" \
+    "$(answer nosuch 'X-GitHub-Event: push')|$(answer w 'X-GitHub-Event: push')" ' 404\|.* 401$'
+stop
+serve "hide_workspaces: true"
+a=$(answer nosuch 'X-GitHub-Event: push'); b=$(answer w 'X-GitHub-Event: push')
+c=$(answer w); d=$(answer nosuch)
+is "hide_workspaces: unknown, bad signature and no event header are answered alike" "$a|$b|$c" "$d|$d|$d"
+like "... with 401" "$d" ' 401$'
 stop
 done_testing
