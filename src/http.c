@@ -23,6 +23,7 @@
 
 #include "gitsyncd/hooks.h"
 #include "gitsyncd/http.h"
+#include "gitsyncd/httpconn.h"
 #include "gitsyncd/jload.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
@@ -85,6 +86,7 @@ struct http_loop {
     struct http_server *s;
     struct event_base *base;
     struct evhttp *http;
+    struct httpconn *conns;    /* its connections (and the admin's, on loop 0) */
     pthread_t thread;
     bool running;
 };
@@ -111,19 +113,6 @@ struct http_server {
     size_t ringcap, ringpos;
     struct http_client clients[HTTP_CLIENTS];
 };
-
-/*
- * The flood guard for lines about refused, ignored and duplicate requests
- * and for libevent's own lines: one for the process, as libevent answers
- * some requests (and logs) without telling us which server they were for.
- */
-static pthread_mutex_t http_noise_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct http_bucket http_noise;
-static unsigned long http_noise_dropped;
-
-/* Lines a second, and burst, for refused, ignored and duplicate webhooks. */
-#define HTTP_NOISE_RATE 50.0
-#define HTTP_NOISE_BURST 200.0
 
 /* FNV-1a. */
 static size_t
@@ -424,35 +413,6 @@ http_reply_json(struct evhttp_request *req, int code, json_t *body)
     json_decref(body);
 }
 
-/*
- * True if a line about a refused, ignored or duplicate webhook may be
- * logged now.  A flood (a scanner, a misconfigured host, wrk) would
- * otherwise write a line per request: past HTTP_NOISE_RATE lines a second
- * they are counted instead, and the count is logged once lines flow again.
- * Lines about queued work are never held back.
- */
-static bool
-http_noise_ok(void)
-{
-    unsigned long dropped;
-    char n[32];
-
-    pthread_mutex_lock(&http_noise_lock);
-    if (!http_bucket_take(&http_noise, now_mono(), HTTP_NOISE_RATE, HTTP_NOISE_BURST)) {
-        http_noise_dropped++;
-        pthread_mutex_unlock(&http_noise_lock);
-        return false;
-    }
-    dropped = http_noise_dropped;
-    http_noise_dropped = 0;
-    pthread_mutex_unlock(&http_noise_lock);
-    if (dropped > 0) {
-        snprintf(n, sizeof n, "%lu", dropped);
-        log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);
-    }
-    return true;
-}
-
 /* Count an error answer by code, and log it under the flood guard. */
 static void
 http_error_note(struct evhttp_request *req, int code, const char *workspace,
@@ -464,7 +424,7 @@ http_error_note(struct evhttp_request *req, int code, const char *workspace,
 
     snprintf(c, sizeof c, "%d", code);
     metrics_inc("http_errors_total", 1, "code", c, (char *)NULL);
-    if (!http_noise_ok())
+    if (!log_flood_ok())
         return;
     if (conn != NULL)
         evhttp_connection_get_peer(conn, &peer, &port);
@@ -636,14 +596,14 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
             status = 429;
         } else if (delivery != NULL && http_seen(s, delivery)) {
             status = 200;
-            if (http_noise_ok())
+            if (log_flood_ok())
                 log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
                          "delivery", delivery);
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "duplicate",
                                                 "delivery", http_text(delivery)));
         } else if (v == HOOK_IGNORE) {
             status = 200;
-            if (http_noise_ok())
+            if (log_flood_ok())
                 log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "ignored", "reason", http_text(reason)));
         } else {
@@ -774,11 +734,28 @@ http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
     http_error_from(s, req, 404, NULL, "no such route");
 }
 
+/* A whole request arrived: the deadline of its connection starts again. */
+static void
+http_received(struct http_server *s, struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct event_base *base = conn != NULL ? evhttp_connection_get_base(conn) : NULL;
+    size_t i;
+
+    for (i = 0; base != NULL && i < s->nloops; i++) {
+        if (s->loops[i].base == base && s->loops[i].conns != NULL) {
+            httpconn_received(s->loops[i].conns, req);
+            return;
+        }
+    }
+}
+
 static void
 http_main_cb(struct evhttp_request *req, void *arg)
 {
     struct http_server *s = arg;
 
+    http_received(s, req);
     pthread_rwlock_rdlock(&s->cfg_lock);
     http_route(req, arg, true, s->admin == NULL);
     pthread_rwlock_unlock(&s->cfg_lock);
@@ -789,6 +766,7 @@ http_admin_cb(struct evhttp_request *req, void *arg)
 {
     struct http_server *s = arg;
 
+    http_received(s, req);
     pthread_rwlock_rdlock(&s->cfg_lock);
     http_route(req, arg, false, true);
     pthread_rwlock_unlock(&s->cfg_lock);
@@ -874,12 +852,16 @@ out:
 
 /* Hand a listening socket to h, which closes it when freed. */
 static int
-http_accept_on(struct evhttp *h, evutil_socket_t fd, const char *addr, char **err)
+http_accept_on(struct evhttp *h, struct httpconn *conns, evutil_socket_t fd,
+               const char *addr, char **err)
 {
-    if (evhttp_accept_socket_with_handle(h, fd) == NULL) {
+    struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(h, fd);
+
+    if (bound == NULL) {
         close(fd);
         return set_error(err, "cannot listen on %s: libevent refused the socket", addr);
     }
+    httpconn_listener(conns, bound);
     return 0;
 }
 
@@ -907,7 +889,7 @@ http_bind(struct http_server *s, const char *addr, char **err)
     }
     for (i = 0; i < s->nloops; i++) {
         fd = http_listen(addr, s->nloops > 1, &port, err);
-        if (fd < 0 || http_accept_on(s->loops[i].http, fd, addr, err) != 0)
+        if (fd < 0 || http_accept_on(s->loops[i].http, s->loops[i].conns, fd, addr, err) != 0)
             return -1;
     }
     return 0;
@@ -957,6 +939,7 @@ http_loop_limits_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     pthread_rwlock_rdlock(&l->s->cfg_lock);
     http_limits(l->http, l->s->cfg);
+    httpconn_set_limits(l->conns, l->s->cfg->request_timeout_ms, l->s->cfg->max_connections);
     pthread_rwlock_unlock(&l->s->cfg_lock);
 }
 
@@ -977,11 +960,14 @@ http_set_config(struct http_server *s, const struct config *cfg, char **err)
     s->nprofiles = cfg->nworkspaces;
     s->cfg = cfg;
     http_limits(s->http, cfg);
+    httpconn_set_limits(s->loops[0].conns, cfg->request_timeout_ms, cfg->max_connections);
     if (s->admin != NULL)
         http_limits(s->admin, cfg);
     for (i = 1; i < s->nloops; i++) {
-        if (!s->loops[i].running)
+        if (!s->loops[i].running) {
             http_limits(s->loops[i].http, cfg);
+            httpconn_set_limits(s->loops[i].conns, cfg->request_timeout_ms, cfg->max_connections);
+        }
         else if (event_base_once(s->loops[i].base, -1, EV_TIMEOUT, http_loop_limits_cb,
                                  &s->loops[i], NULL) != 0)
             log_warn("cannot apply new HTTP limits to a request thread until restart");
@@ -1037,6 +1023,7 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
     pthread_rwlockattr_t attr;
     size_t i;
 
+    httpconn_route_libevent_log();
     /* Writers first: a reload must not wait behind a stream of requests. */
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -1057,12 +1044,20 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
             return NULL;
         }
         s->loops[i].http = evhttp_new(s->loops[i].base);
+        s->loops[i].conns = httpconn_new(s->loops[i].base);
+        if (s->loops[i].http == NULL || s->loops[i].conns == NULL) {
+            set_error(err, "cannot set up HTTP on the event loop of request thread %zu", i);
+            http_free(s);
+            return NULL;
+        }
         evhttp_set_gencb(s->loops[i].http, http_main_cb, s);
+        httpconn_attach(s->loops[i].conns, s->loops[i].http);
     }
     s->http = s->loops[0].http;
     if (cfg->admin_listen != NULL) {
         s->admin = evhttp_new(base);
         evhttp_set_gencb(s->admin, http_admin_cb, s);
+        httpconn_attach(s->loops[0].conns, s->admin);
     }
     {
         int port = 0;
@@ -1071,7 +1066,7 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
         if (http_set_config(s, cfg, err) != 0 || http_bind(s, cfg->listen, err) != 0 ||
             (s->admin != NULL &&
              ((fd = http_listen(cfg->admin_listen, false, &port, err)) < 0 ||
-              http_accept_on(s->admin, fd, cfg->admin_listen, err) != 0)) ||
+              http_accept_on(s->admin, s->loops[0].conns, fd, cfg->admin_listen, err) != 0)) ||
             http_start_threads(s, err) != 0) {
             http_free(s);
             return NULL;
@@ -1120,6 +1115,7 @@ http_loop_unbind_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    httpconn_forget_listeners(l->conns);
     http_unbind(l->http);
 }
 
@@ -1128,6 +1124,7 @@ http_stop_accepting(struct http_server *s)
 {
     size_t i;
 
+    httpconn_forget_listeners(s->loops[0].conns);
     http_unbind(s->http);
     http_unbind(s->admin);
     for (i = 1; i < s->nloops; i++) {
@@ -1151,15 +1148,20 @@ http_free(struct http_server *s)
             pthread_join(s->loops[i].thread, NULL);
         }
     }
+    /* Connections first (evhttp frees them), then the table's references,
+     * then the loops. */
     for (i = 0; i < s->nloops; i++) {
         if (s->loops[i].http != NULL)
             evhttp_free(s->loops[i].http);
+    }
+    if (s->admin != NULL)
+        evhttp_free(s->admin);
+    for (i = 0; i < s->nloops; i++) {
+        httpconn_free(s->loops[i].conns);
         if (i > 0 && s->loops[i].base != NULL)
             event_base_free(s->loops[i].base);
     }
     free(s->loops);
-    if (s->admin != NULL)
-        evhttp_free(s->admin);
     for (i = 0; i < s->nprofiles; i++)
         profile_free(s->profiles[i]);
     free(s->profiles);

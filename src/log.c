@@ -251,6 +251,43 @@ log_timestamp(char *out, size_t size)
     snprintf(out, size, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
+/* The flood guard: lines a second, and burst. */
+#define LOG_FLOOD_RATE 50.0
+#define LOG_FLOOD_BURST 200.0
+
+static pthread_mutex_t log_flood_lock = PTHREAD_MUTEX_INITIALIZER;
+static double log_flood_tokens = LOG_FLOOD_BURST, log_flood_last;
+static unsigned long log_flood_dropped;
+
+bool
+log_flood_ok(void)
+{
+    unsigned long dropped;
+    double now = now_mono();
+    char n[32];
+
+    pthread_mutex_lock(&log_flood_lock);
+    if (log_flood_last > 0)
+        log_flood_tokens += (now - log_flood_last) * LOG_FLOOD_RATE;
+    if (log_flood_tokens > LOG_FLOOD_BURST)
+        log_flood_tokens = LOG_FLOOD_BURST;
+    log_flood_last = now;
+    if (log_flood_tokens < 1) {
+        log_flood_dropped++;
+        pthread_mutex_unlock(&log_flood_lock);
+        return false;
+    }
+    log_flood_tokens -= 1;
+    dropped = log_flood_dropped;
+    log_flood_dropped = 0;
+    pthread_mutex_unlock(&log_flood_lock);
+    if (dropped > 0) {
+        snprintf(n, sizeof n, "%lu", dropped);
+        log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);
+    }
+    return true;
+}
+
 void
 log_at(enum log_level level, const char *msg, ...)
 {

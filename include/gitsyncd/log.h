@@ -41,6 +41,14 @@ char *log_redact(const char *text);
 /* Forget every registered secret (config reload). */
 void log_clear_secrets(void);
 
+/*
+ * The flood guard, for lines any client can cause (refused, ignored and
+ * duplicate requests, libevent's own lines): true if one may be written
+ * now.  Past 50 a second (after a burst of 200) they are counted instead,
+ * and the count is logged once lines flow again.
+ */
+bool log_flood_ok(void);
+
 /* Write one line: msg, then key/value string pairs ending with NULL. */
 void log_at(enum log_level level, const char *msg, ...);
 
