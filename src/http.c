@@ -559,15 +559,13 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
      * value of its own; they all share "unknown". */
     ws = config_find_workspace(s->cfg, wsname);
     wsname = ws != NULL ? ws->name : "unknown";
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
+    http_client_addr(s, req, peer != NULL ? peer : "?", client, sizeof client);
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-        evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-        http_client_addr(s, req, peer != NULL ? peer : "?", client, sizeof client);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
         status = http_refuse(s, req, client, wsname, 405, "method not allowed: webhooks are POSTed");
         goto count;
     }
-    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-    http_client_addr(s, req, peer != NULL ? peer : "?", client, sizeof client);
     if (ws == NULL) {
         status = http_refuse(s, req, client, NULL, 404, "unknown workspace");
         goto count;

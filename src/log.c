@@ -133,22 +133,24 @@ static bool
 log_authority_end(char c)
 {
     return c == '\0' || c == '/' || c == '?' || c == '#' || c == '"' || c == '\'' ||
-           c == '<' || c == '>' || c == '\\' || (unsigned char)c <= ' ';
+           c == '\\' || c == ')' || (unsigned char)c <= ' ';
 }
 
 /*
- * Append text to out with every registered secret replaced by <redacted>
- * and the user information of every URL in it ("scheme://user:pass@")
+ * Append text to out with every registered secret replaced by <redacted>,
+ * then the user information of every URL in it ("scheme://user:pass@")
  * left out; log_lock held.
  */
 static void
 do_log_redact(struct buf *out, const char *text)
 {
     const char *p = text, *q, *at, *hit, *first;
-    size_t i, n, hitlen = 0;
+    size_t i, hitlen = 0;
+    struct buf tmp;
 
+    buf_init(&tmp);
     for (;;) {
-        /* The nearest secret or "://" from p on. */
+        /* The nearest (longest) secret from p on. */
         first = NULL;
         for (i = 0; i < log_nsecrets; i++) {
             hit = strstr(p, log_secrets[i]);
@@ -158,26 +160,25 @@ do_log_redact(struct buf *out, const char *text)
                 hitlen = strlen(log_secrets[i]);
             }
         }
-        hit = strstr(p, "://");
-        if (hit != NULL && (first == NULL || hit < first)) {
-            buf_add(out, p, (size_t)(hit + 3 - p));
-            p = hit + 3;
-            at = NULL;
-            for (q = p; !log_authority_end(*q); q++)
-                if (*q == '@')
-                    at = q;
-            if (at != NULL)
-                p = at + 1;
-            continue;
-        }
         if (first == NULL)
             break;
-        n = (size_t)(first - p);
-        buf_add(out, p, n);
-        buf_adds(out, "<redacted>");
+        buf_add(&tmp, p, (size_t)(first - p));
+        buf_adds(&tmp, "<redacted>");
         p = first + hitlen;
     }
+    buf_adds(&tmp, p);
+    for (p = tmp.data; (hit = strstr(p, "://")) != NULL;) {
+        buf_add(out, p, (size_t)(hit + 3 - p));
+        p = hit + 3;
+        at = NULL;
+        for (q = p; !log_authority_end(*q); q++)
+            if (*q == '@')
+                at = q;
+        if (at != NULL)
+            p = at + 1;
+    }
     buf_adds(out, p);
+    buf_free(&tmp);
 }
 
 char *
