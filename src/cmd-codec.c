@@ -192,6 +192,7 @@ cmd_validate(int argc, char **argv)
     static const struct option longopts[] = {
         { "profile", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct codec_files fs = { NULL, 0 };
@@ -202,9 +203,9 @@ cmd_validate(int argc, char **argv)
     json_t **docs;
     char *data, *err = NULL;
     size_t len, i, j, f, errors = 0;
-    int c;
+    int c, r;
 
-    while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             profile = optarg;
@@ -213,7 +214,11 @@ cmd_validate(int argc, char **argv)
             validate_usage(stdout);
             return EXIT_OK;
         default:
-            validate_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                validate_usage(stderr);
             return EXIT_USAGE;
         }
     }
@@ -376,6 +381,7 @@ cmd_fmt(int argc, char **argv)
         { "profile", required_argument, NULL, 'p' },
         { "kind", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     static char *dot[] = { ".", NULL };
@@ -404,7 +410,11 @@ cmd_fmt(int argc, char **argv)
             fmt_usage(stdout);
             return EXIT_OK;
         default:
-            fmt_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                fmt_usage(stderr);
             return EXIT_USAGE;
         }
     }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The command line: help, version, exit codes, the man page.
 . "$top_srcdir/tests/e2e/lib.sh"
-plan 10
+plan 19
 
 out=$("$GITSYNCD" --help 2>&1); rc=$?
 is "--help exits 0" "$rc" 0
@@ -24,6 +24,28 @@ is "an unknown option exits 2" "$rc" 2
 out=$("$GITSYNCD" --log-level loud check-config /dev/null 2>&1); rc=$?
 is "a bad --log-level exits 2" "$rc" 2
 like "a bad --log-level is named" "$out" 'unknown level "loud"'
+
+# The global options after the command, where people put them.
+ex=$top_srcdir/etc/gitsyncd.yaml
+out=$("$GITSYNCD" check-config -c "$ex" 2>&1); rc=$?
+is "check-config -c FILE reads FILE" "$rc" 0
+like "and summarises it" "$out" 'workspace demo'
+out=$("$GITSYNCD" check-config --config="$ex" --log-level debug 2>&1); rc=$?
+is "check-config --config=FILE --log-level debug" "$rc" 0
+out=$("$GITSYNCD" serve --allow-root -c "$T/none.yaml" 2>&1); rc=$?
+is "serve --allow-root -c FILE loads FILE (exit 2: it is missing)" "$rc" 2
+is "serve -c FILE names FILE" "$out" "gitsyncd: $T/none.yaml: No such file or directory"
+out=$("$GITSYNCD" sync --once -c "$ex" --allow-root nosuch 2>&1); rc=$?
+is "sync --once -c FILE WS reads FILE and looks for WS" "$rc:$out" \
+    "2:gitsyncd: $ex: no workspace named \"nosuch\""
+out=$("$GITSYNCD" check-config --log-level loud "$ex" 2>&1); rc=$?
+is "a bad --log-level after the command exits 2 and is named" \
+    "$rc:$(printf '%s' "$out" | grep -c 'unknown level "loud"')" "2:1"
+mkdir -p "$T/fmtc/models"
+printf '{slug: a, name: A}\n' > "$T/fmtc/models/a.yaml"
+out=$("$GITSYNCD" fmt -c "$T/fmtc" 2>&1); rc=$?
+is "fmt -c is still fmt --check" "$rc:$out" "1:$T/fmtc/models/a.yaml"
+is "and changes nothing" "$(cat "$T/fmtc/models/a.yaml")" "{slug: a, name: A}"
 
 rcs=""
 for c in serve sync validate fmt check-config; do

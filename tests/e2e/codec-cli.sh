@@ -1,7 +1,7 @@
 #!/bin/sh
 # gitsyncd validate and fmt on real files.
 . "$top_srcdir/tests/e2e/lib.sh"
-plan 17
+plan 22
 tree=$FIXTURES/resources/tree
 
 out=$(cd "$tree" && "$GITSYNCD" validate 2>&1 >"$T/validate.out"); rc=$?
@@ -18,6 +18,19 @@ echo "not a resource" > "$T/ok/models/notes.txt"
 out=$("$GITSYNCD" validate "$T/ok" 2>&1); rc=$?
 is "validate exits 0 on a good tree" "$rc" 0
 like "validate counts the files it read" "$out" '1 resource file, 0 errors'
+
+# Run from the build tree with no GITSYNCD_PROFILE_PATH: the source tree's
+# profiles are found; a copy of the binary elsewhere does not look there.
+out=$(env -u GITSYNCD_PROFILE_PATH "$GITSYNCD" validate "$T/ok" 2>&1); rc=$?
+is "validate from the build tree finds the source tree's profiles" "$rc:$out" \
+    "0:gitsyncd validate: 1 resource file, 0 errors"
+out=$(env -u GITSYNCD_PROFILE_PATH "$GITSYNCD" validate --profile nosuch "$T/ok" 2>&1); rc=$?
+is "an unknown profile exits 2" "$rc" 2
+like "the error lists the source tree's profiles" "$out" "looked in: $top_srcdir/etc/profiles "
+like "and says how to point at profiles" "$out" 'set GITSYNCD_PROFILE_PATH to a directory of profiles, or give the profile file.s path \(\./nosuch\.yaml\)'
+cp "$GITSYNCD" "$T/gitsyncd-copy"
+out=$(env -u GITSYNCD_PROFILE_PATH "$T/gitsyncd-copy" validate --profile nosuch "$T/ok" 2>&1)
+unlike "a copy outside the build tree does not look in the source tree" "$out" "$top_srcdir/etc/profiles"
 
 out=$("$GITSYNCD" fmt --check "$T/ok" 2>&1); rc=$?
 is "fmt --check on canonical files exits 0" "$rc" 0
