@@ -326,7 +326,7 @@ cmd_status(int argc, char **argv)
         CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
-    const char *path, *url_opt = NULL, *want = NULL;
+    const char *path, *name, *url_opt = NULL, *want = NULL;
     json_t *doc, *wss, *one = NULL;
     char *url = NULL, *err = NULL, *s;
     bool json = false;
@@ -406,7 +406,7 @@ cmd_status(int argc, char **argv)
         wss = json_object_get(doc, "workspaces");
     }
     failing = 0;
-    json_object_foreach(wss, path, one) {
+    json_object_foreach(wss, name, one) {
         if (status_failing(one))
             failing++;
     }

@@ -76,6 +76,29 @@ reset(int ms)
     sleep_ms = ms;
 }
 
+/*
+ * True if /status shows a workspace with a job queued or running: the
+ * queue sets these under its lock, so a job a worker has taken but not
+ * yet started still counts (queue_depth() no longer does).
+ */
+static bool
+status_busy(void)
+{
+    char *text = status_render();
+    json_t *doc = json_loads(text, 0, NULL), *w;
+    const char *name;
+    bool busy = false;
+
+    json_object_foreach(json_object_get(doc, "workspaces"), name, w) {
+        if (json_is_true(json_object_get(w, "queued")) ||
+            json_is_true(json_object_get(w, "running")))
+            busy = true;
+    }
+    json_decref(doc);
+    free(text);
+    return busy;
+}
+
 /* Wait until the queue is idle and nothing runs. */
 static void
 drain(struct queue *q)
@@ -86,7 +109,7 @@ drain(struct queue *q)
         pthread_mutex_lock(&lock);
         r = running;
         pthread_mutex_unlock(&lock);
-        if (queue_depth(q) == 0 && r == 0)
+        if (queue_depth(q) == 0 && r == 0 && !status_busy())
             return;
         usleep(10000);
     }
