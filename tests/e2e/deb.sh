@@ -39,7 +39,7 @@ if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
     (cd "$top_srcdir" && git ls-files -z --cached --others --exclude-standard |
         tar -cf - --null -T -) | tar -xf - -C "$T/src"
 else
-    (cd "$top_srcdir" && tar -cf - --exclude='./build*' --exclude=./autom4te.cache .) |
+    (cd "$top_srcdir" && tar -cf - --exclude='./build*' --exclude=./autom4te.cache --exclude=./.git .) |
         tar -xf - -C "$T/src"
 fi
 # Not from the make check that runs us: its jobserver, flags and paths.
