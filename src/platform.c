@@ -891,6 +891,69 @@ platform_id_text(const json_t *id)
     return NULL;
 }
 
+/* The index key of (kind, id) ('i'), (kind, slug) ('s'); the first wins. */
+static char *
+platform_snapshot_key(char what, const struct profile_kind *k, const char *v)
+{
+    return xasprintf("%c%p:%s", what, (const void *)k, v);
+}
+
+/* Put the snapshot's object i into its index (the first of a key wins). */
+static void
+platform_snapshot_index(struct platform_snapshot *snap, size_t i)
+{
+    const struct platform_object *o = &snap->objects[i];
+    char *key[3];
+    size_t j;
+
+    key[0] = platform_snapshot_key('i', o->kind, o->id);
+    key[1] = platform_snapshot_key('s', o->kind, o->slug);
+    key[2] = xasprintf("k:%s", o->kind->name);
+    for (j = 0; j < 3; j++) {
+        if (json_object_get(snap->index, key[j]) == NULL)
+            json_object_set_new_nocheck(snap->index, key[j],
+                                        json_integer((json_int_t)i));
+        free(key[j]);
+    }
+}
+
+/* The object under key in the snapshot's index, or NULL. */
+static const struct platform_object *
+platform_snapshot_lookup(const struct platform_snapshot *snap, char *key)
+{
+    json_t *v = json_object_get(snap->index, key);
+
+    free(key);
+    if (!json_is_integer(v) || (size_t)json_integer_value(v) >= snap->n)
+        return NULL;
+    return &snap->objects[json_integer_value(v)];
+}
+
+void
+platform_snapshot_add(struct platform_snapshot *snap,
+                      const struct profile_kind *k, const json_t *obj)
+{
+    struct platform_object *o;
+    const json_t *id = json_object_get(obj, k->id_field);
+    const char *slug = json_string_value(json_object_get(obj, k->slug_field));
+    char *idtext = platform_id_text(id);
+
+    if (idtext == NULL || slug == NULL) {
+        free(idtext);
+        return;
+    }
+    snap->objects = xreallocarray(snap->objects, snap->n + 1, sizeof *snap->objects);
+    o = &snap->objects[snap->n];
+    memset(o, 0, sizeof *o);
+    o->kind = k;
+    o->id = idtext;
+    o->slug = xstrdup(slug);
+    o->raw = json_deep_copy(obj);
+    if (snap->index != NULL)
+        platform_snapshot_index(snap, snap->n);
+    snap->n++;
+}
+
 enum platform_result
 platform_snapshot(struct platform *pl, struct platform_snapshot **out, char **err)
 {
@@ -901,6 +964,7 @@ platform_snapshot(struct platform *pl, struct platform_snapshot **out, char **er
     size_t i, j;
 
     *out = NULL;
+    snap->index = json_object();
     for (i = 0; i < pl->profile->nkinds; i++) {
         k = &pl->profile->kinds[i];
         res = platform_list(pl, k, &items, err);
@@ -925,6 +989,7 @@ platform_snapshot(struct platform *pl, struct platform_snapshot **out, char **er
             o->id = id;
             o->slug = xstrdup(slug);
             o->raw = json_incref(v);
+            platform_snapshot_index(snap, snap->n);
             snap->n++;
         }
         json_decref(items);
@@ -946,6 +1011,7 @@ platform_snapshot_free(struct platform_snapshot *snap)
         json_decref(snap->objects[i].raw);
     }
     free(snap->objects);
+    json_decref(snap->index);
     free(snap);
 }
 
@@ -955,6 +1021,8 @@ platform_snapshot_find_slug(const struct platform_snapshot *snap,
 {
     size_t i;
 
+    if (snap != NULL && snap->index != NULL)
+        return platform_snapshot_lookup(snap, platform_snapshot_key('s', k, slug));
     for (i = 0; snap != NULL && i < snap->n; i++) {
         if (snap->objects[i].kind == k && strcmp(snap->objects[i].slug, slug) == 0)
             return &snap->objects[i];
@@ -968,6 +1036,8 @@ platform_snapshot_find_id(const struct platform_snapshot *snap,
 {
     size_t i;
 
+    if (snap != NULL && snap->index != NULL)
+        return platform_snapshot_lookup(snap, platform_snapshot_key('i', k, id));
     for (i = 0; snap != NULL && i < snap->n; i++) {
         if (snap->objects[i].kind == k && strcmp(snap->objects[i].id, id) == 0)
             return &snap->objects[i];
@@ -979,8 +1049,13 @@ platform_snapshot_find_id(const struct platform_snapshot *snap,
 static const struct profile_kind *
 platform_ref_kind(const struct platform_snapshot *snap, const char *name)
 {
+    const struct platform_object *o;
     size_t i;
 
+    if (snap != NULL && snap->index != NULL) {
+        o = platform_snapshot_lookup(snap, xasprintf("k:%s", name));
+        return o != NULL ? o->kind : NULL;
+    }
     for (i = 0; snap != NULL && i < snap->n; i++) {
         if (strcmp(snap->objects[i].kind->name, name) == 0)
             return snap->objects[i].kind;
