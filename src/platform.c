@@ -433,20 +433,58 @@ platform_link_next(struct platform *pl, const struct platform_response *r)
                                                 : xasprintf("%s%s", pl->base, r->link_next);
 }
 
+/* Whether page holds the same items as the end of all (the page before). */
+static bool
+platform_page_repeated(const json_t *page, const json_t *all)
+{
+    size_t n = json_array_size(page), m = json_array_size(all), i;
+
+    if (n == 0 || m < n)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (!json_equal(json_array_get(page, i), json_array_get(all, m - n + i)))
+            return false;
+    }
+    return true;
+}
+
 /*
  * Append one parsed page to all.  *more says whether the listing goes on
  * (offset and page paging; the caller decides for cursor and Link paging)
- * and *n is the number of items the page held.
+ * and *n is the number of items the page held.  A listing is bounded: a
+ * page identical to the one before (a platform that ignores the offset or
+ * cursor), more than list_max_items items, or a listing running past
+ * list_timeout (from started) is an error, so that no answer can keep a
+ * worker listing forever or fill its memory.
  */
 static enum platform_result
-platform_take_page(const struct profile_kind *k, const char *what, json_t *answer,
+platform_take_page(const struct platform *pl, const struct profile_kind *k,
+                   const char *what, double started, json_t *answer,
                    json_t *all, bool *more, size_t *n, char **err)
 {
     json_t *page = platform_items(k, answer);
+    size_t max = pl->cfg->list_max_items > 0 ? pl->cfg->list_max_items : 1000000;
+    long long ms = pl->cfg->list_timeout_ms > 0 ? pl->cfg->list_timeout_ms : 600000;
 
     if (!json_is_array(page)) {
         set_error(err, "GET %s: the answer has no list%s%s", what,
                   k->items ? " in " : "", k->items ? k->items : "");
+        return PLATFORM_ERROR;
+    }
+    if (platform_page_repeated(page, all)) {
+        set_error(err, "GET %s: page after item %zu repeats the page before it "
+                  "(the platform ignored the paging); listing stopped", what,
+                  json_array_size(all));
+        return PLATFORM_ERROR;
+    }
+    if (json_array_size(all) + json_array_size(page) > max) {
+        set_error(err, "GET %s: more than %zu items (list_max_items); listing stopped",
+                  what, max);
+        return PLATFORM_ERROR;
+    }
+    if ((now_mono() - started) * 1000 > (double)ms) {
+        set_error(err, "GET %s: still listing after %lld ms (list_timeout), %zu items read; "
+                  "listing stopped", what, ms, json_array_size(all));
         return PLATFORM_ERROR;
     }
     json_array_extend(all, page);
@@ -471,8 +509,8 @@ platform_take_page(const struct profile_kind *k, const char *what, json_t *answe
  */
 static enum platform_result
 platform_list_serial(struct platform *pl, const struct profile_kind *k, const char *base,
-                     const char *what, long offset, int pageno, char *cursor, json_t *all,
-                     char **err)
+                     const char *what, double started, long offset, int pageno, char *cursor,
+                     json_t *all, char **err)
 {
     struct platform_response r;
     enum platform_result res = PLATFORM_OK;
@@ -488,7 +526,7 @@ platform_list_serial(struct platform *pl, const struct profile_kind *k, const ch
         free(url);
         if (res != PLATFORM_OK)
             break;
-        res = platform_take_page(k, what, r.json, all, &more, &got, err);
+        res = platform_take_page(pl, k, what, started, r.json, all, &more, &got, err);
         if (res != PLATFORM_OK) {
             platform_response_free(&r);
             break;
@@ -539,6 +577,8 @@ platform_list_serial(struct platform *pl, const struct profile_kind *k, const ch
 struct list_pipe {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    const struct platform *pl;
+    double started;
     const struct profile_kind *k;
     const char *what;
     struct buf q[LIST_AHEAD];  /* fetched pages, unparsed */
@@ -585,7 +625,8 @@ platform_list_parser(void *arg)
                       jerr.line, jerr.text);
             lp->res = PLATFORM_ERROR;
         } else {
-            lp->res = platform_take_page(lp->k, lp->what, answer, lp->all, &more, &got, &lp->err);
+            lp->res = platform_take_page(lp->pl, lp->k, lp->what, lp->started, answer,
+                                         lp->all, &more, &got, &lp->err);
             if (lp->res == PLATFORM_OK) {
                 lp->next_offset += (long)got;
                 if (lp->k->paging == PAGING_OFFSET && more && (int)got != lp->k->page_size)
@@ -622,11 +663,13 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     what = xasprintf("%s list", k->name);
     memset(&lp, 0, sizeof lp);
     lp.all = json_array();
+    lp.pl = pl;
+    lp.started = now_mono();
     lp.k = k;
     lp.what = what;
     lp.res = PLATFORM_OK;
     if (k->paging == PAGING_NONE || k->paging == PAGING_CURSOR) {
-        res = platform_list_serial(pl, k, base, what, 0, 1, NULL, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, 0, 1, NULL, lp.all, err);
         goto out;
     }
     /* The first page on its own: most listings are one page, and those
@@ -636,7 +679,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     free(url);
     if (res != PLATFORM_OK)
         goto out;
-    res = platform_take_page(k, what, r.json, lp.all, &more, &got, err);
+    res = platform_take_page(pl, k, what, lp.started, r.json, lp.all, &more, &got, err);
     if (res == PLATFORM_OK && k->paging == PAGING_LINK) {
         link = platform_link_next(pl, &r);
         more = link != NULL;
@@ -645,7 +688,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     if (res != PLATFORM_OK || !more)
         goto out;
     if (k->paging == PAGING_OFFSET && (int)got != k->page_size) {
-        res = platform_list_serial(pl, k, base, what, (long)got, 2, NULL, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, (long)got, 2, NULL, lp.all, err);
         goto out;
     }
     lp.next_offset = (long)got;
@@ -654,7 +697,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     if (pthread_create(&parser, NULL, platform_list_parser, &lp) != 0) {
         log_warn("cannot start a thread to parse pages; listing one page at a time",
                  "workspace", pl->workspace, "kind", k->name);
-        res = platform_list_serial(pl, k, base, what, (long)got, 2, link, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, (long)got, 2, link, lp.all, err);
         link = NULL;
         goto destroy;
     }
@@ -697,7 +740,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     if (res == PLATFORM_OK && lp.resume) {
         log_debug("platform listing: a page held fewer items than asked for; going on one page at a time",
                   "workspace", pl->workspace, "kind", k->name);
-        res = platform_list_serial(pl, k, base, what, lp.next_offset, 0, NULL, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, lp.next_offset, 0, NULL, lp.all, err);
     }
 destroy:
     pthread_cond_destroy(&lp.cv);
