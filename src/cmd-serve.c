@@ -22,6 +22,7 @@
 #include "gitsyncd/http.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
+#include "gitsyncd/platform.h"
 #include "gitsyncd/queue.h"
 #include "gitsyncd/reconcile.h"
 #include "gitsyncd/status.h"
@@ -57,8 +58,9 @@ serve_usage(FILE *f)
             "serve /metrics, /status, /healthz and /readyz, and keep every configured\n"
             "workspace in two-way sync (a full reconcile at start-up and every\n"
             "sync.interval).  SIGHUP reloads the configuration (a broken one is\n"
-            "logged and the old one kept); SIGTERM stops accepting, lets running\n"
-            "syncs finish and exits 0.  Logs go to standard error.\n");
+            "logged and the old one kept); SIGTERM stops accepting, cancels the\n"
+            "platform requests of running syncs and exits 0.  Logs go to standard\n"
+            "error.\n");
 }
 
 /* An ISO 8601 UTC time. */
@@ -276,7 +278,12 @@ serve_reload(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* SIGTERM, SIGINT: stop accepting, let running jobs finish, leave the loop. */
+/*
+ * SIGTERM, SIGINT: stop accepting, cancel the platform requests of running
+ * jobs (a platform that hangs must not hold the exit for its timeout; a
+ * sync cut short is finished by the next start, as after a crash), leave
+ * the loop.
+ */
 static void
 serve_stop(evutil_socket_t fd, short what, void *arg)
 {
@@ -284,7 +291,8 @@ serve_stop(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    log_info("stopping: no new requests; waiting for running syncs");
+    log_info("stopping: no new requests; platform requests in flight are cancelled");
+    platform_cancel_all();
     http_stop_accepting(sv->http);
     queue_stop(sv->queue);
     event_base_loopbreak(sv->base);

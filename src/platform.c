@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,39 @@ platform_result_name(enum platform_result r)
     return "?";
 }
 
+/* Set by platform_cancel_all: every request stops (shutdown). */
+static atomic_bool platform_cancelled;
+
+void
+platform_cancel_all(void)
+{
+    atomic_store(&platform_cancelled, true);
+}
+
+/* libcurl progress callback: abort the transfer once cancelled.  libcurl
+ * calls it at least once a second, also while no byte moves. */
+static int
+platform_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                  curl_off_t ulnow)
+{
+    (void)arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&platform_cancelled) ? 1 : 0;
+}
+
+/* Sleep for seconds, or less if the requests are cancelled meanwhile. */
+static void
+platform_sleep(double seconds)
+{
+    double end = now_mono() + seconds, left;
+
+    while (!atomic_load(&platform_cancelled) && (left = end - now_mono()) > 0)
+        usleep((useconds_t)((left < 0.1 ? left : 0.1) * 1e6));
+}
+
 /* libcurl body callback, bounded. */
 static size_t
 platform_write(char *data, size_t size, size_t n, void *arg)
@@ -174,7 +208,7 @@ platform_rate_wait(struct platform *pl)
     oldest = pl->window[pl->window_pos];
     wait = oldest + period - now_mono();
     if (oldest > 0 && wait > 0)
-        usleep((useconds_t)(wait * 1e6));
+        platform_sleep(wait);
     pl->window[pl->window_pos] = now_mono();
     pl->window_pos = (pl->window_pos + 1) % pl->nwindow;
 }
@@ -244,6 +278,11 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         platform_response_free(r);
         buf_init(&r->body);
         platform_rate_wait(pl);
+        if (atomic_load(&platform_cancelled)) {
+            set_error(err, "%s %s: cancelled: gitsyncd is stopping", method, what);
+            res = PLATFORM_ERROR;
+            goto out;
+        }
         curl_easy_reset(pl->curl);
         curl_easy_setopt(pl->curl, CURLOPT_URL, url);
         curl_easy_setopt(pl->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -261,6 +300,8 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         curl_easy_setopt(pl->curl, CURLOPT_HEADERFUNCTION, platform_header);
         curl_easy_setopt(pl->curl, CURLOPT_HEADERDATA, r);
         curl_easy_setopt(pl->curl, CURLOPT_ERRORBUFFER, curlerr);
+        curl_easy_setopt(pl->curl, CURLOPT_XFERINFOFUNCTION, platform_progress);
+        curl_easy_setopt(pl->curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(pl->curl, CURLOPT_ACCEPT_ENCODING, "");
         if (payload != NULL) {
             curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDS, payload);
@@ -288,6 +329,11 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         }
         if (r->too_big) {
             set_error(err, "%s %s: the answer is larger than 64 MiB", method, what);
+            res = PLATFORM_ERROR;
+            goto out;
+        }
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            set_error(err, "%s %s: cancelled: gitsyncd is stopping", method, what);
             res = PLATFORM_ERROR;
             goto out;
         }
@@ -321,7 +367,7 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         pl->stats.retries++;
         log_debug("platform request retried", "workspace", pl->workspace, "method", method,
                   "what", what, "error", rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP status");
-        usleep((useconds_t)(delay * 1e6));
+        platform_sleep(delay);
     }
     if (raw && r->code >= 200 && r->code < 300) {
         res = PLATFORM_OK;

@@ -135,4 +135,12 @@ json_t *platform_from_git(const struct profile_kind *k, const json_t *doc,
 
 const char *platform_result_name(enum platform_result r);
 
+/*
+ * Cancel every platform request of the process, now and from now on (at
+ * shutdown): a transfer in progress is aborted within about a second,
+ * backoff sleeps end, and later requests fail at once with an error.
+ * Async-signal-safe.
+ */
+void platform_cancel_all(void);
+
 #endif
