@@ -114,36 +114,50 @@ platform_result_name(enum platform_result r)
     return "?";
 }
 
-/* Set by platform_cancel_all: every request stops (shutdown). */
-static atomic_bool platform_cancelled;
+/* Set by platform_stop (shutdown): when it began (now_mono() in ms, 0:
+ * not stopping) and how long a request may go on past it. */
+static atomic_llong platform_stop_ms;
+static atomic_llong platform_grace_ms;
 
 void
-platform_cancel_all(void)
+platform_stop(double grace)
 {
-    atomic_store(&platform_cancelled, true);
+    long long now = (long long)(now_mono() * 1000);
+
+    atomic_store(&platform_grace_ms, (long long)(grace * 1000));
+    atomic_store(&platform_stop_ms, now > 0 ? now : 1);
 }
 
-/* libcurl progress callback: abort the transfer once cancelled.  libcurl
- * calls it at least once a second, also while no byte moves. */
+/*
+ * libcurl progress callback (arg: the request's start, now_mono()): once
+ * stopping, abort a transfer that has run grace past the stop or past its
+ * own start, whichever is later.  libcurl calls it at least once a second,
+ * also while no byte moves.
+ */
 static int
 platform_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                   curl_off_t ulnow)
 {
-    (void)arg;
+    long long stop = atomic_load(&platform_stop_ms);
+    long long start = (long long)(*(const double *)arg * 1000);
+
     (void)dltotal;
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return atomic_load(&platform_cancelled) ? 1 : 0;
+    if (stop == 0)
+        return 0;
+    return (long long)(now_mono() * 1000) > (start > stop ? start : stop) +
+                                                 atomic_load(&platform_grace_ms);
 }
 
-/* Sleep for seconds, or less if the requests are cancelled meanwhile. */
+/* Sleep for seconds, or less if gitsyncd starts stopping meanwhile. */
 static void
 platform_sleep(double seconds)
 {
     double end = now_mono() + seconds, left;
 
-    while (!atomic_load(&platform_cancelled) && (left = end - now_mono()) > 0)
+    while (atomic_load(&platform_stop_ms) == 0 && (left = end - now_mono()) > 0)
         usleep((useconds_t)((left < 0.1 ? left : 0.1) * 1e6));
 }
 
@@ -278,8 +292,8 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         platform_response_free(r);
         buf_init(&r->body);
         platform_rate_wait(pl);
-        if (atomic_load(&platform_cancelled)) {
-            set_error(err, "%s %s: cancelled: gitsyncd is stopping", method, what);
+        if (attempt > 0 && atomic_load(&platform_stop_ms) != 0) {
+            set_error(err, "%s %s: not retried: gitsyncd is stopping", method, what);
             res = PLATFORM_ERROR;
             goto out;
         }
@@ -301,6 +315,7 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         curl_easy_setopt(pl->curl, CURLOPT_HEADERDATA, r);
         curl_easy_setopt(pl->curl, CURLOPT_ERRORBUFFER, curlerr);
         curl_easy_setopt(pl->curl, CURLOPT_XFERINFOFUNCTION, platform_progress);
+        curl_easy_setopt(pl->curl, CURLOPT_XFERINFODATA, &t0);
         curl_easy_setopt(pl->curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(pl->curl, CURLOPT_ACCEPT_ENCODING, "");
         if (payload != NULL) {
@@ -308,7 +323,7 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
             curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
         }
         curlerr[0] = '\0';
-        t0 = now_mono();
+        t0 = now_mono();  /* read by platform_progress */
         rc = curl_easy_perform(pl->curl);
         r->code = 0;
         if (rc == CURLE_OK)
@@ -333,7 +348,8 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
             goto out;
         }
         if (rc == CURLE_ABORTED_BY_CALLBACK) {
-            set_error(err, "%s %s: cancelled: gitsyncd is stopping", method, what);
+            set_error(err, "%s %s: cancelled: gitsyncd is stopping and the platform "
+                      "did not answer in time", method, what);
             res = PLATFORM_ERROR;
             goto out;
         }

@@ -136,11 +136,12 @@ json_t *platform_from_git(const struct profile_kind *k, const json_t *doc,
 const char *platform_result_name(enum platform_result r);
 
 /*
- * Cancel every platform request of the process, now and from now on (at
- * shutdown): a transfer in progress is aborted within about a second,
- * backoff sleeps end, and later requests fail at once with an error.
- * Async-signal-safe.
+ * Shutdown: from now on every platform request of the process (in flight
+ * or started later) is aborted once it has run grace seconds past this
+ * call or past its own start, whichever is later (checked about once a
+ * second), and none is retried.  A platform that answers finishes the
+ * running jobs; one that hangs cannot hold the exit for its timeout.
  */
-void platform_cancel_all(void);
+void platform_stop(double grace);
 
 #endif
