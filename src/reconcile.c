@@ -376,6 +376,8 @@ rc_slot_find(struct rc_state *st, const struct profile_kind *k,
 {
     struct rc_slot key;
 
+    if (st->nslots == 0)
+        return NULL;
     memset(&key, 0, sizeof key);
     key.folder = (char *)k->folder;
     key.slug = (char *)slug;
