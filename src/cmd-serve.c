@@ -22,6 +22,7 @@
 #include "gitsyncd/http.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
+#include "gitsyncd/platform.h"
 #include "gitsyncd/queue.h"
 #include "gitsyncd/reconcile.h"
 #include "gitsyncd/status.h"
@@ -58,7 +59,8 @@ serve_usage(FILE *f)
             "workspace in two-way sync (a full reconcile at start-up and every\n"
             "sync.interval).  SIGHUP reloads the configuration (a broken one is\n"
             "logged and the old one kept); SIGTERM stops accepting, lets running\n"
-            "syncs finish and exits 0.  Logs go to standard error.\n");
+            "syncs finish (cancelling a platform request that runs 3 s past it)\n"
+            "and exits 0.  Logs go to standard error.\n");
 }
 
 /* An ISO 8601 UTC time. */
@@ -277,7 +279,17 @@ serve_reload(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* SIGTERM, SIGINT: stop accepting, let running jobs finish, leave the loop. */
+/*
+ * Seconds a platform request may run after SIGTERM (or after it started,
+ * if later) before it is cancelled: running syncs finish against a
+ * platform that answers, and one that hangs cannot hold the exit for its
+ * timeout (a sync cut short is finished by the next start, as after a
+ * crash).
+ */
+#define SERVE_STOP_GRACE 3.0
+
+/* SIGTERM, SIGINT: stop accepting, let running jobs finish (their platform
+ * requests bounded by SERVE_STOP_GRACE), leave the loop. */
 static void
 serve_stop(evutil_socket_t fd, short what, void *arg)
 {
@@ -285,7 +297,9 @@ serve_stop(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    log_info("stopping: no new requests; waiting for running syncs");
+    log_info("stopping: no new requests; waiting for running syncs "
+             "(a platform request is cancelled 3 s after this or after it started)");
+    platform_stop(SERVE_STOP_GRACE);
     http_stop_accepting(sv->http);
     queue_stop(sv->queue);
     event_base_loopbreak(sv->base);

@@ -31,6 +31,7 @@ struct rc_audit {
     char *key;                /* workspace "\n" platform URL */
     char *cursor;             /* last audit seq read, or NULL */
     json_t *actors;           /* "kind/slug" -> {"name", "email", "seq"} */
+    json_t *invalid;          /* path -> blob id of each invalid file logged */
     struct rc_audit *next;
 };
 
@@ -76,12 +77,14 @@ struct rc_state {
     struct reconcile_report *rep;
     struct platform_snapshot *snap;
     struct rc_slot *slots;
-    size_t nslots;
+    size_t nslots, capslots;
+    json_t *slot_index;     /* "kind:slug" -> index in slots, while building */
     git_oid ghead;
     bool gexists;
     git_oid bcommit;
     bool bexists;
     bool again;
+    json_t *invalid;        /* path -> blob id of the invalid files seen */
     long long audit_before; /* the audit cursor before this job read it; -1 */
 };
 
@@ -178,6 +181,7 @@ rc_audit_get(const char *workspace, const char *url)
         a->key = key;
         key = NULL;
         a->actors = json_object();
+        a->invalid = json_object();
         a->next = rc_audits;
         rc_audits = a;
     }
@@ -197,6 +201,7 @@ reconcile_shutdown(void)
         free(a->key);
         free(a->cursor);
         json_decref(a->actors);
+        json_decref(a->invalid);
         free(a);
     }
     rc_audits = NULL;
@@ -332,20 +337,30 @@ rc_slot_cmp(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->slug, y->slug);
 }
 
-/* The slot for (folder, slug), added if missing (slots unsorted while building). */
+/* The slot for (kind, slug), added if missing (hashed while building; the
+ * slots are sorted afterwards and found with rc_slot_find). */
 static struct rc_slot *
 rc_slot_get(struct rc_state *st, const struct profile_kind *k,
             const char *slug)
 {
     struct rc_slot *s;
-    size_t i;
+    char *key = xasprintf("%p:%s", (const void *)k, slug);
+    json_t *v;
 
-    for (i = 0; i < st->nslots; i++) {
-        s = &st->slots[i];
-        if (s->kind == k && strcmp(s->slug, slug) == 0)
-            return s;
+    if (st->slot_index == NULL)
+        st->slot_index = json_object();
+    v = json_object_get(st->slot_index, key);
+    if (json_is_integer(v)) {
+        free(key);
+        return &st->slots[json_integer_value(v)];
     }
-    st->slots = xreallocarray(st->slots, st->nslots + 1, sizeof *st->slots);
+    json_object_set_new_nocheck(st->slot_index, key,
+                                json_integer((json_int_t)st->nslots));
+    free(key);
+    if (st->nslots == st->capslots) {
+        st->capslots = st->capslots == 0 ? 64 : 2 * st->capslots;
+        st->slots = xreallocarray(st->slots, st->capslots, sizeof *st->slots);
+    }
     s = &st->slots[st->nslots++];
     memset(s, 0, sizeof *s);
     s->kind = k;
@@ -353,6 +368,22 @@ rc_slot_get(struct rc_state *st, const struct profile_kind *k,
     s->slug = xstrdup(slug);
     s->ev_order = LONG_MAX;
     return s;
+}
+
+/* The slot for (kind, slug) once the slots are sorted, or NULL. */
+static struct rc_slot *
+rc_slot_find(struct rc_state *st, const struct profile_kind *k,
+             const char *slug)
+{
+    struct rc_slot key;
+
+    if (st->nslots == 0)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.folder = (char *)k->folder;
+    key.slug = (char *)slug;
+    return bsearch(&key, st->slots, st->nslots, sizeof *st->slots,
+                   rc_slot_cmp);
 }
 
 static void
@@ -367,7 +398,9 @@ rc_slots_free(struct rc_state *st)
     }
     free(st->slots);
     st->slots = NULL;
-    st->nslots = 0;
+    st->nslots = st->capslots = 0;
+    json_decref(st->slot_index);
+    st->slot_index = NULL;
 }
 
 /* Encode a platform object in its canonical Git form and store the blob. */
@@ -429,7 +462,7 @@ rc_attach_events(struct rc_state *st)
     const struct profile_kind *k;
     const char *slug;
     struct rc_slot *s;
-    size_t i, j;
+    size_t i;
 
     if (st->job == NULL)
         return;
@@ -446,13 +479,10 @@ rc_attach_events(struct rc_state *st)
         }
         if (slug == NULL)
             continue;
-        for (j = 0; j < st->nslots; j++) {
-            s = &st->slots[j];
-            if (s->kind == k && strcmp(s->slug, slug) == 0) {
-                s->ev = r;
-                s->ev_order = (long)i;
-                break;
-            }
+        s = rc_slot_find(st, k, slug);
+        if (s != NULL && s->kind == k) {
+            s->ev = r;
+            s->ev_order = (long)i;
         }
     }
 }
@@ -554,16 +584,47 @@ rc_differs(bool has_a, const git_oid *a, bool has_b, const git_oid *b)
     return has_a && !git_oid_equal(a, b);
 }
 
+/*
+ * Log an invalid file when it appears or changes, not at every reconcile
+ * (20,000 of them would flood the log): what was logged is remembered per
+ * workspace by path and blob id.  The summary line of each sync counts them.
+ */
+static void
+rc_invalid_log(struct rc_state *st, const struct rc_slot *s, const char *path,
+               const char *err)
+{
+    char hex[GIT_OID_HEXSZ + 1];
+    const char *seen;
+    bool known;
+
+    git_oid_tostr(hex, sizeof hex, &s->g);
+    if (st->invalid == NULL)
+        st->invalid = json_object();
+    /* Seen by an earlier sync, or by an earlier pass of this one. */
+    seen = json_string_value(json_object_get(st->ctx->audit->invalid, path));
+    if (seen == NULL || strcmp(seen, hex) != 0)
+        seen = json_string_value(json_object_get(st->invalid, path));
+    known = seen != NULL && strcmp(seen, hex) == 0;
+    json_object_set_new_nocheck(st->invalid, path, json_string(hex));
+    if (known)
+        log_debug("invalid file skipped (unchanged)", "workspace", st->ws->name,
+                  "path", path, "error", err);
+    else
+        log_warn("invalid file skipped", "workspace", st->ws->name, "path", path,
+                 "error", err);
+}
+
 /* Decode and validate Git's version of a slot; false if it is invalid. */
 static bool
 rc_check_git(struct rc_state *st, struct rc_slot *s)
 {
     const struct profile_kind *k = s->kind;
     const struct profile_ref *ref;
+    const struct profile_kind *rk;
+    const struct rc_slot *t;
     const char *target;
     char *data = NULL, *err = NULL, *path;
-    size_t len, i, j;
-    bool found;
+    size_t len, i;
 
     path = rc_path(st, s);
     if (gitstore_read_blob(st->ctx->gs, &s->g, &data, &len, &err) != 0)
@@ -577,13 +638,9 @@ rc_check_git(struct rc_state *st, struct rc_slot *s)
         target = json_string_value(json_object_get(s->gdoc, ref->as));
         if (target == NULL)
             continue;
-        found = false;
-        for (j = 0; j < st->nslots && !found; j++) {
-            found = st->slots[j].has_g && st->slots[j].kind->name != NULL &&
-                    strcmp(st->slots[j].kind->name, ref->kind) == 0 &&
-                    strcmp(st->slots[j].slug, target) == 0;
-        }
-        if (!found) {
+        rk = profile_kind_by_name(st->ctx->profile, ref->kind);
+        t = rk != NULL ? rc_slot_find(st, rk, target) : NULL;
+        if (t == NULL || t->kind != rk || !t->has_g) {
             set_error(&err, "%s: %s \"%s\" does not exist", ref->as,
                       ref->kind, target);
             goto bad;
@@ -594,8 +651,7 @@ rc_check_git(struct rc_state *st, struct rc_slot *s)
     return true;
 bad:
     rc_issue(&st->rep->invalid, s, path, "%s", err != NULL ? err : "invalid");
-    log_warn("invalid file skipped", "workspace", st->ws->name, "path", path,
-             "error", err);
+    rc_invalid_log(st, s, path, err);
     free(err);
     free(data);
     free(path);
@@ -878,22 +934,7 @@ static void
 rc_snapshot_add(struct rc_state *st, const struct profile_kind *k,
                 const json_t *obj)
 {
-    struct platform_object *o;
-    const json_t *id = json_object_get(obj, k->id_field);
-    const char *slug = json_string_value(json_object_get(obj, k->slug_field));
-
-    if (id == NULL || slug == NULL)
-        return;
-    st->snap->objects = xreallocarray(st->snap->objects, st->snap->n + 1,
-                                      sizeof *st->snap->objects);
-    o = &st->snap->objects[st->snap->n++];
-    memset(o, 0, sizeof *o);
-    o->kind = k;
-    o->id = json_is_integer(id)
-                ? xasprintf("%lld", (long long)json_integer_value(id))
-                : xstrdup(json_string_value(id) ? json_string_value(id) : "");
-    o->slug = xstrdup(slug);
-    o->raw = json_deep_copy(obj);
+    platform_snapshot_add(st->snap, k, obj);
 }
 
 /* The actor of inbound changes: the author of the branch head. */
@@ -1317,10 +1358,14 @@ rc_pass(struct rc_state *st, char **err)
     if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
         rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
         return -1;
+    json_decref(st->slot_index); /* indices change with the sort */
+    st->slot_index = NULL;
     if (st->nslots > 1)
         qsort(st->slots, st->nslots, sizeof *st->slots, rc_slot_cmp);
     rc_confirm_absent(st);
     rc_attach_events(st);
+    if (st->invalid == NULL)
+        st->invalid = json_object();
     rc_decide(st);
 
     rc = rc_outbound(st, err);
@@ -1392,6 +1437,20 @@ reconcile_run(const struct config *cfg, const struct config_workspace *ws,
     rep->passes = passes;
     if (rc == 0)
         rc_forget_audit(&st);
+    if (st.invalid != NULL) {
+        /* The files of the last comparison: those fixed since are forgotten,
+         * so one broken again is logged again. */
+        json_decref(st.ctx->audit->invalid);
+        st.ctx->audit->invalid = st.invalid;
+        st.invalid = NULL;
+    }
+    if (rep->invalid.n > 0) {
+        char nbuf[32];
+
+        snprintf(nbuf, sizeof nbuf, "%zu", rep->invalid.n);
+        log_warn("invalid files skipped in this sync (each is logged when it appears or changes; /status lists them)",
+                 "workspace", ws->name, "count", nbuf);
+    }
     /* Housekeeping once the changes are through, so that a repack never
      * delays the change that triggered the job (it may delay the next). */
     {
