@@ -25,6 +25,8 @@
 
 #define GITSTORE_BASE_REF "refs/gitsyncd/base"
 #define GITSTORE_PUSH_REF "refs/gitsyncd/push"
+/* The branch's last head, kept when the branch disappears from the remote. */
+#define GITSTORE_LOST_REF "refs/gitsyncd/lost-head"
 /* Repack the mirror past this many packs or (estimated) loose objects. */
 #define GITSTORE_MAX_PACKS 16
 #define GITSTORE_MAX_LOOSE 4096
@@ -727,10 +729,44 @@ gitstore_classify(struct gitstore *gs, int rc)
     return GITSTORE_ERROR;
 }
 
+/*
+ * A fetch that finds the branch gone prunes its tracking ref: keep the
+ * head it named in GITSTORE_LOST_REF (its objects stay reachable, and
+ * gitstore_restore_branch builds on it); once the branch is back, forget
+ * it.  last is the tracking ref's target before the fetch, or NULL.
+ */
+static void
+gitstore_keep_lost_head(struct gitstore *gs, bool exists, const git_oid *last)
+{
+    git_reference *r = NULL;
+    char hex[GIT_OID_HEXSZ + 1];
+
+    if (exists) {
+        if (git_reference_lookup(&r, gs->repo, GITSTORE_LOST_REF) == 0) {
+            (void)git_reference_delete(r);
+            git_reference_free(r);
+        }
+        return;
+    }
+    if (last == NULL)
+        return;
+    git_oid_tostr(hex, sizeof hex, last);
+    if (git_reference_create(&r, gs->repo, GITSTORE_LOST_REF, last, 1, "gitsyncd: branch gone") != 0) {
+        log_error("the branch is gone from the remote and its last head cannot be kept", "mirror", gs->path,
+                  "branch", gs->branch_ref, "head", hex, "error", gitstore_giterr());
+        return;
+    }
+    git_reference_free(r);
+    log_warn("the branch is gone from the remote; its last head is kept in " GITSTORE_LOST_REF, "mirror",
+             gs->path, "branch", gs->branch_ref, "head", hex);
+}
+
 enum gitstore_result
 gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
 {
     git_fetch_options fo;
+    git_oid last;
+    bool had;
     git_remote *remote = NULL;
     git_reference *ref = NULL;
     git_strarray fspecs;
@@ -742,6 +778,7 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
     memset(head, 0, sizeof *head);
     if (gitstore_refresh(gs, err) != 0)
         return GITSTORE_ERROR;
+    had = git_reference_name_to_id(&last, gs->repo, gs->tracking_ref) == 0;
     if (gitstore_remote(gs, &remote, err) != 0)
         return GITSTORE_ERROR;
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
@@ -771,6 +808,7 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
         git_reference_free(resolved);
         git_reference_free(ref);
     }
+    gitstore_keep_lost_head(gs, *exists, had ? &last : NULL);
     return GITSTORE_OK;
 }
 
@@ -1932,6 +1970,89 @@ gitstore_diff(struct gitstore *gs, const git_oid *a, const git_oid *b,
     *deltas = d;
     *n = count;
     return 0;
+}
+
+int
+gitstore_lost_head(struct gitstore *gs, git_oid *head, bool *exists, char **err)
+{
+    int rc;
+
+    *exists = false;
+    if (gitstore_refresh(gs, err) != 0)
+        return -1;
+    rc = git_reference_name_to_id(head, gs->repo, GITSTORE_LOST_REF);
+    if (rc == GIT_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return gitstore_fail(err, "cannot read " GITSTORE_LOST_REF);
+    *exists = true;
+    return 0;
+}
+
+enum gitstore_result
+gitstore_restore_branch(struct gitstore *gs, git_oid *head, char **err)
+{
+    static const git_oid zero;
+    struct gitstore_delta *d = NULL;
+    struct gitstore_change *ch;
+    git_oid remote, base, lost;
+    enum gitstore_result r;
+    bool exists, has_base;
+    char hex[GIT_OID_HEXSZ + 1], *msg;
+    size_t n = 0, i;
+    int rc;
+
+    if ((r = gitstore_fetch(gs, &remote, &exists, err)) != GITSTORE_OK)
+        return r;
+    if (exists) {
+        set_error(err, "the branch %s exists on %s: nothing to restore", gs->branch_ref + 11, gs->safe_url);
+        return GITSTORE_ERROR;
+    }
+    if (gitstore_base_get(gs, &base, &has_base, err) != 0)
+        return GITSTORE_ERROR;
+    if (!has_base) {
+        set_error(err, "the mirror %s has no base: nothing to restore (a first sync imports the platform)",
+                  gs->path);
+        return GITSTORE_ERROR;
+    }
+    if (git_reference_name_to_id(&lost, gs->repo, GITSTORE_LOST_REF) != 0) {
+        set_error(err, "the mirror %s does not know the branch's last head (no " GITSTORE_LOST_REF
+                       "): push the branch back by hand", gs->path);
+        return GITSTORE_ERROR;
+    }
+    if (gitstore_diff(gs, &lost, &base, &d, &n, err) != 0)
+        return GITSTORE_ERROR;
+    if (n == 0) {
+        /* The last head holds the base already: it is the branch. */
+        git_oid_cpy(head, &lost);
+    } else {
+        ch = xcalloc(n, sizeof *ch);
+        for (i = 0; i < n; i++) {
+            ch[i].folder = d[i].folder;
+            ch[i].slug = d[i].slug;
+            ch[i].blob = d[i].type == GITSTORE_DELETED ? NULL : &d[i].new_blob;
+        }
+        msg = xasprintf("Restore %s from gitsyncd's base\n\n"
+                        "The branch was deleted on the remote.  This puts back the resources\n"
+                        "that the platform and Git last agreed on, on top of its last head.\n\n"
+                        "Gitsyncd-Event: restore-branch\n", gs->branch_ref + 11);
+        rc = gitstore_commit_many(gs, &lost, ch, n, msg, head, err);
+        free(msg);
+        free(ch);
+        if (rc != 0) {
+            gitstore_deltas_free(d, n);
+            return GITSTORE_ERROR;
+        }
+    }
+    gitstore_deltas_free(d, n);
+    /* Expected zero: if someone pushed the branch meanwhile, theirs stays. */
+    r = gitstore_push(gs, NULL, head, &zero, err);
+    if (r != GITSTORE_OK)
+        return r;
+    gitstore_keep_lost_head(gs, true, NULL);
+    log_info("restored the branch from the base", "mirror", gs->path, "branch", gs->branch_ref,
+             "head", git_oid_tostr(hex, sizeof hex, head));
+    return GITSTORE_OK;
 }
 
 const char *

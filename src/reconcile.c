@@ -1224,6 +1224,32 @@ rc_advance_base(struct rc_state *st, char **err)
     return rc;
 }
 
+/*
+ * The branch is gone from the remote while the base holds resources, or
+ * after it existed: never "every file deleted", never a new root commit
+ * over the lost history.  True (with *err) while that lasts.
+ */
+static bool
+rc_branch_lost(struct rc_state *st, char **err)
+{
+    git_oid lost;
+    bool known = false, held = false;
+    size_t i;
+
+    for (i = 0; i < st->nslots && !held; i++)
+        held = st->slots[i].has_b;
+    if (!held && gitstore_lost_head(st->ctx->gs, &lost, &known, NULL) != 0)
+        known = true; /* unreadable: assume the worst */
+    if (!held && !known)
+        return false;
+    st->rep->branch_missing = true;
+    set_error(err, "the branch %s is missing on the remote while a base exists (deleted?): "
+                   "nothing applied or committed until it is back; push it again, or stop the "
+                   "daemon and run `gitsyncd sync --once --restore-branch %s`",
+              st->ws->git.branch, st->ws->name);
+    return true;
+}
+
 /* One compare-and-act round.  Returns 0, 1 to run again at once, -1. */
 static int
 rc_pass(struct rc_state *st, char **err)
@@ -1275,6 +1301,8 @@ rc_pass(struct rc_state *st, char **err)
     if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
         rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
         return -1;
+    if (!st->gexists && rc_branch_lost(st, err))
+        return -1;
     if (st->nslots > 1)
         qsort(st->slots, st->nslots, sizeof *st->slots, rc_slot_cmp);
     rc_confirm_absent(st);
@@ -1305,6 +1333,24 @@ rc_report_reset_lists(struct reconcile_report *rep)
     rc_issues_free(&rep->conflicts_open);
     rc_issues_free(&rep->apply_errors);
     rep->unchanged = 0;
+}
+
+int
+reconcile_restore_branch(const struct config *cfg, const struct config_workspace *ws,
+                         char *head, size_t size, char **err)
+{
+    struct rc_ctx *ctx = rc_ctx_get(cfg, ws, err);
+    enum gitstore_result r;
+    git_oid oid;
+
+    if (ctx == NULL)
+        return -1;
+    r = gitstore_restore_branch(ctx->gs, &oid, err);
+    gitstore_release(ctx->gs);
+    if (r != GITSTORE_OK)
+        return -1;
+    git_oid_tostr(head, size, &oid);
+    return 0;
 }
 
 int

@@ -163,6 +163,20 @@ int gitstore_diff(struct gitstore *gs, const git_oid *a, const git_oid *b,
                   struct gitstore_delta **deltas, size_t *n, char **err);
 void gitstore_deltas_free(struct gitstore_delta *deltas, size_t n);
 
+/* The branch's last head, kept since the branch disappeared from the
+ * remote (gitstore_fetch): *exists false when it did not. */
+int gitstore_lost_head(struct gitstore *gs, git_oid *head, bool *exists, char **err);
+
+/*
+ * Recovery from a branch deleted on the remote while a base exists (an
+ * error state for reconcile): push the base back as the branch, as a
+ * commit on the branch's last head (refs/gitsyncd/lost-head, kept by
+ * gitstore_fetch when the branch disappeared), or that head itself when
+ * it holds the base already.  Refused, with *err, when the branch exists,
+ * when there is no base or no known last head.  *head gets the pushed commit.
+ */
+enum gitstore_result gitstore_restore_branch(struct gitstore *gs, git_oid *head, char **err);
+
 /* A readable name for a result ("non-fast-forward", ...). */
 const char *gitstore_result_name(enum gitstore_result r);
 
