@@ -1172,6 +1172,41 @@ rc_decide(struct rc_state *st)
     }
 }
 
+/*
+ * The max_deletes guard from the platform to Git (DESIGN §4.1): a listing
+ * that lacks more resources the base holds than max_deletes (a token
+ * moved to another account, an API bug) deletes none of them from Git.
+ */
+static void
+rc_guard_outbound_deletes(struct rc_state *st)
+{
+    long long max = st->ws->sync.max_deletes;
+    char nbuf[32], mbuf[32], *path;
+    size_t i, n = 0;
+
+    for (i = 0; i < st->nslots; i++)
+        n += st->slots[i].outbound && !st->slots[i].has_p;
+    if (max < 0 || n <= (size_t)max)
+        return;
+    snprintf(nbuf, sizeof nbuf, "%zu", n);
+    snprintf(mbuf, sizeof mbuf, "%lld", max);
+    log_error("refusing to delete from Git: the platform lacks more resources than max_deletes",
+              "workspace", st->ws->name, "deletes", nbuf, "max_deletes", mbuf);
+    for (i = 0; i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+
+        if (!s->outbound || s->has_p)
+            continue;
+        s->outbound = s->inbound = false;
+        s->refused = true;
+        path = rc_path(st, s);
+        rc_issue(&st->rep->refused_deletes, s, path,
+                 "the platform lacks %zu resources the base holds, more than max_deletes %lld: "
+                 "none deleted from Git", n, max);
+        free(path);
+    }
+}
+
 /* The new base: what each resource settled on, else the old base. */
 static int
 rc_advance_base(struct rc_state *st, char **err)
@@ -1308,6 +1343,7 @@ rc_pass(struct rc_state *st, char **err)
     rc_confirm_absent(st);
     rc_attach_events(st);
     rc_decide(st);
+    rc_guard_outbound_deletes(st);
 
     rc = rc_outbound(st, err);
     if (rc != 0)
