@@ -35,6 +35,8 @@
 /* New objects kept in memory past this many bytes are written out. */
 #define GITSTORE_WB_BYTES ((size_t)256 * 1024 * 1024)
 #define GITSTORE_STALE_LOCK 5
+/* How deep under refs/ lock files are looked for. */
+#define GITSTORE_LOCK_DEPTH 16
 
 /*
  * Write-back: the objects gitsyncd creates (blobs, trees, commits) go to
@@ -90,6 +92,12 @@ static pthread_mutex_t gitstore_epoch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gitstore_epoch *gitstore_epochs;
 
 static int gitstore_refresh(struct gitstore *gs, char **err);
+
+/* A list of ref names. */
+struct gitstore_names {
+    char **v;
+    size_t n;
+};
 
 /* The repack count of the mirror at path, after adding bump to it. */
 static unsigned long
@@ -380,6 +388,98 @@ gitstore_remote(struct gitstore *gs, git_remote **out, char **err)
     return 0;
 }
 
+/* ---- repair --------------------------------------------------------- */
+
+/* Lock files of ref updates in dir (recursively) older than
+ * GITSTORE_STALE_LOCK seconds: left by a process killed while holding them. */
+static void
+gitstore_sweep_locks(const char *dir, int depth)
+{
+    struct dirent *d;
+    struct stat st;
+    char *path;
+    DIR *dh;
+
+    if (depth > GITSTORE_LOCK_DEPTH || (dh = opendir(dir)) == NULL)
+        return;
+    while ((d = readdir(dh)) != NULL) {
+        if (d->d_name[0] == '.' && (d->d_name[1] == '\0' || (d->d_name[1] == '.' && d->d_name[2] == '\0')))
+            continue;
+        path = xasprintf("%s/%s", dir, d->d_name);
+        if (lstat(path, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                gitstore_sweep_locks(path, depth + 1);
+            } else if (S_ISREG(st.st_mode) && str_endswith(d->d_name, ".lock") &&
+                       time(NULL) - st.st_mtime > GITSTORE_STALE_LOCK && unlink(path) == 0) {
+                log_warn("removed a stale lock file left by a process that was killed", "file", path);
+            }
+        }
+        free(path);
+    }
+    closedir(dh);
+}
+
+static int
+gitstore_collect_name(const char *name, void *arg)
+{
+    struct gitstore_names *names = arg;
+
+    names->v = xreallocarray(names->v, names->n + 1, sizeof *names->v);
+    names->v[names->n++] = xstrdup(name);
+    return 0;
+}
+
+/*
+ * Repair a mirror left by a process killed at the wrong instruction
+ * (DESIGN §4.1): stale lock files of ref updates go, and a ref that names
+ * an object the mirror lacks is removed (the tracking ref and the push's
+ * ref name what the remote has: the next fetch brings it back).  The base
+ * cannot come back that way: it is reported and kept.  Returns how many
+ * refs were removed.
+ */
+static size_t
+gitstore_repair(struct gitstore *gs)
+{
+    struct gitstore_names names = { NULL, 0 };
+    git_reference *r = NULL;
+    git_odb *odb = NULL;
+    char *file, hex[GIT_OID_HEXSZ + 1];
+    size_t i, removed = 0;
+
+    file = xasprintf("%s/refs", gs->path);
+    gitstore_sweep_locks(file, 0);
+    free(file);
+    /* packed-refs.lock, HEAD.lock, config.lock: this directory only. */
+    gitstore_sweep_locks(gs->path, GITSTORE_LOCK_DEPTH);
+    if (git_repository_odb(&odb, gs->repo) != 0)
+        return 0;
+    /* A partial list (an unreadable ref) is still worth checking. */
+    (void)git_reference_foreach_name(gs->repo, gitstore_collect_name, &names);
+    for (i = 0; i < names.n; i++) {
+        if (git_reference_lookup(&r, gs->repo, names.v[i]) != 0)
+            continue;
+        if (git_reference_type(r) == GIT_REFERENCE_DIRECT && !git_odb_exists(odb, git_reference_target(r))) {
+            git_oid_tostr(hex, sizeof hex, git_reference_target(r));
+            if (strcmp(names.v[i], GITSTORE_BASE_REF) == 0) {
+                log_error("the base names an object the mirror lacks; the mirror is damaged",
+                          "mirror", gs->path, "ref", names.v[i], "object", hex);
+            } else if (git_reference_delete(r) == 0) {
+                removed++;
+                log_warn("a ref names an object the mirror lacks (a process was killed before "
+                         "writing it): removed, the next fetch restores it",
+                         "mirror", gs->path, "ref", names.v[i], "object", hex);
+            }
+        }
+        git_reference_free(r);
+        r = NULL;
+    }
+    for (i = 0; i < names.n; i++)
+        free(names.v[i]);
+    free(names.v);
+    git_odb_free(odb);
+    return removed;
+}
+
 int
 gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
               char **err)
@@ -437,6 +537,7 @@ gitstore_open(const struct gitstore_opts *opts, struct gitstore **out,
     }
     if (gitstore_attach(gs, err) != 0)
         goto fail;
+    (void)gitstore_repair(gs);
     gs->epoch = gitstore_epoch(gs->path, 0);
     /*
      * Record the remote as "origin" in the mirror's configuration, for a
@@ -789,6 +890,21 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
     fspecs.strings = &fspec;
     fspecs.count = 1;
     rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch");
+    if (rc != 0) {
+        /* A ref that names an object the mirror lacks makes the fetch
+         * leave that object out: repair, and fetch again if it did. */
+        const git_error *e = git_error_last();
+        int klass = e != NULL ? e->klass : GIT_ERROR_NONE;
+        char *msg = e != NULL && e->message != NULL ? xstrdup(e->message) : NULL;
+
+        if (gitstore_repair(gs) > 0) {
+            gitstore_callbacks(gs, &fo.callbacks);
+            rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch");
+        } else if (msg != NULL) {
+            git_error_set_str(klass, msg); /* the fetch's own error */
+        }
+        free(msg);
+    }
     free(fspec);
     git_remote_free(remote);
     log_debug("fetch", "mirror", gs->path, "url", gs->safe_url, "result", rc == 0 ? "ok" : gitstore_giterr());
@@ -1635,20 +1751,6 @@ gitstore_local_cas(struct gitstore *gs, const char *path, const char *ref,
  * the remote keeps forever.  Remove those whose process is gone; a live
  * process's (this one's other workers, another gitsyncd) are left alone.
  */
-struct gitstore_names {
-    char **v;
-    size_t n;
-};
-
-static int
-gitstore_collect_ref(const char *name, void *arg)
-{
-    struct gitstore_names *names = arg;
-
-    names->v = xreallocarray(names->v, names->n + 1, sizeof *names->v);
-    names->v[names->n++] = xstrdup(name);
-    return 0;
-}
 
 static void
 gitstore_sweep_staging(git_repository *remote, const char *path)
@@ -1661,7 +1763,7 @@ gitstore_sweep_staging(git_repository *remote, const char *path)
     bool listed;
 
     listed = git_reference_foreach_glob(remote, "refs/gitsyncd/incoming/*",
-                                        gitstore_collect_ref, &names) == 0;
+                                        gitstore_collect_name, &names) == 0;
     for (i = 0; listed && i < names.n; i++) {
         tail = names.v[i] + strlen("refs/gitsyncd/incoming/");
         errno = 0;
@@ -1677,6 +1779,21 @@ gitstore_sweep_staging(git_repository *remote, const char *path)
     for (i = 0; i < names.n; i++)
         free(names.v[i]);
     free(names.v);
+}
+
+/*
+ * Crash tests stop the process at a named moment (GITSYNCD_TEST_STOP=name)
+ * and kill it there: a kill aimed at one instruction, not a random one.
+ */
+static void
+gitstore_test_stop(const char *moment)
+{
+    const char *v = getenv("GITSYNCD_TEST_STOP");
+
+    if (v != NULL && strcmp(v, moment) == 0) {
+        log_warn("test hook: stopping the process", "moment", moment);
+        raise(SIGSTOP);
+    }
 }
 
 /* The push's source ref names a commit that may be held only in memory:
@@ -1724,6 +1841,11 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     int rc;
 
     if (gitstore_refresh(gs, err) != 0)
+        return GITSTORE_ERROR;
+    /* Objects before any ref that names them, the push's own ref
+     * included: a kill -9 at any later instruction leaves a mirror whose
+     * refs all name objects it has. */
+    if (gitstore_flush(gs, err) != 0)
         return GITSTORE_ERROR;
     if (git_reference_create(&lr, gs->repo, GITSTORE_PUSH_REF, commit, 1, "gitsyncd: push") != 0) {
         gitstore_fail(err, "cannot prepare the push");
@@ -1794,8 +1916,9 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
             return r;
         }
     }
-    /* The remote has the objects; the mirror gets them before a ref of
-     * its own names them. */
+    gitstore_test_stop("push-landed");
+    /* The mirror has the objects (written before the push); what was
+     * built since, if anything, goes before the tracking ref moves. */
     gitstore_drop_push_ref(gs);
     if (gitstore_flush(gs, err) != 0)
         return GITSTORE_ERROR;
