@@ -1826,6 +1826,83 @@ gitstore_flush_after_push(struct gitstore *gs)
     }
 }
 
+/* What ref names on the remote now (*exists false: no such ref). */
+static int
+gitstore_remote_ref(struct gitstore *gs, const char *ref, git_oid *oid, bool *exists, char **err)
+{
+    git_remote_callbacks cb;
+    const git_remote_head **heads;
+    git_remote *remote = NULL;
+    size_t n, i;
+    int rc = -1;
+
+    *exists = false;
+    if (gitstore_remote(gs, &remote, err) != 0)
+        return -1;
+    gitstore_callbacks(gs, &cb);
+    if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) != 0 ||
+        git_remote_ls(&heads, &n, remote) != 0) {
+        set_error(err, "cannot read %s back from %s: %s", ref, gs->safe_url, gitstore_giterr());
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (strcmp(heads[i]->name, ref) == 0) {
+            git_oid_cpy(oid, &heads[i]->oid);
+            *exists = true;
+            break;
+        }
+    }
+    rc = 0;
+out:
+    git_remote_disconnect(remote);
+    git_remote_free(remote);
+    return rc;
+}
+
+/*
+ * A push is done when the remote says so (DESIGN §4.1): read the ref back.
+ * It names the pushed commit: done, whatever the transfer answered (a
+ * timeout after the server took it, a local error).  It does not, after an
+ * "ok": the server did not do what it said (refused).  Unreadable after an
+ * "ok": not known to be done (network).  r is the transfer's result.
+ */
+static enum gitstore_result
+gitstore_push_confirm(struct gitstore *gs, const char *dst, const git_oid *commit,
+                      enum gitstore_result r, char **err)
+{
+    char have[GIT_OID_HEXSZ + 1], want[GIT_OID_HEXSZ + 1], *e2 = NULL;
+    git_oid now;
+    bool exists;
+
+    git_oid_tostr(want, sizeof want, commit);
+    if (gitstore_remote_ref(gs, dst, &now, &exists, &e2) != 0) {
+        if (r == GITSTORE_OK) {
+            free(*err);
+            *err = e2;
+            return GITSTORE_NETWORK;
+        }
+        free(e2);
+        return r;
+    }
+    if (exists && git_oid_equal(&now, commit)) {
+        if (r != GITSTORE_OK) {
+            log_warn("the push reported an error, but the remote holds the pushed commit: done", "remote",
+                     gs->safe_url, "ref", dst, "commit", want, "error", *err);
+            free(*err);
+            *err = NULL;
+        }
+        return GITSTORE_OK;
+    }
+    if (r == GITSTORE_OK) {
+        if (exists)
+            git_oid_tostr(have, sizeof have, &now);
+        set_error(err, "push to %s: the server answered ok, but %s points at %s, not the pushed %s",
+                  gs->safe_url, dst, exists ? have : "nothing", want);
+        return GITSTORE_REJECTED;
+    }
+    return r;
+}
+
 enum gitstore_result
 gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
               const git_oid *expected, char **err)
@@ -1892,36 +1969,33 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
             r = gitstore_classify(gs, rc);
             set_error(err, "push to %s %s: %s", gs->safe_url, dst, gitstore_giterr());
         }
-        free(local);
-        free(staging);
+    } else if (local != NULL) {
+        r = gitstore_local_cas(gs, local, dst, commit, expected, err);
+    } else {
+        r = GITSTORE_OK;
+    }
+    if (local != NULL) {
+        /* The staging ref has done its job either way. */
+        git_repository *rr = NULL;
+
+        if (git_repository_open_bare(&rr, local) == 0) {
+            git_reference_remove(rr, staging);
+            gitstore_sweep_staging(rr, local);
+            git_repository_free(rr);
+        }
+    }
+    free(local);
+    free(staging);
+    /* Done when the remote says so, whatever the transfer answered. */
+    r = gitstore_push_confirm(gs, dst, commit, r, err);
+    if (r != GITSTORE_OK) {
         gitstore_flush_after_push(gs);
         return r;
     }
-    if (local != NULL) {
-        r = gitstore_local_cas(gs, local, dst, commit, expected, err);
-        /* The staging ref has done its job either way. */
-        {
-            git_repository *rr = NULL;
-
-            if (git_repository_open_bare(&rr, local) == 0) {
-                git_reference_remove(rr, staging);
-                gitstore_sweep_staging(rr, local);
-                git_repository_free(rr);
-            }
-        }
-        free(local);
-        free(staging);
-        if (r != GITSTORE_OK) {
-            gitstore_flush_after_push(gs);
-            return r;
-        }
-    }
     gitstore_test_stop("push-landed");
-    /* The mirror has the objects (written before the push); what was
-     * built since, if anything, goes before the tracking ref moves. */
-    gitstore_drop_push_ref(gs);
-    if (gitstore_flush(gs, err) != 0)
-        return GITSTORE_ERROR;
+    /* The mirror has the pushed objects (written before the push), so the
+     * tracking ref may name the commit; the push is done in any case. */
+    gitstore_flush_after_push(gs);
     if (ref == NULL || strcmp(ref, gs->branch_ref) == 0) {
         if (git_reference_create(&lr, gs->repo, gs->tracking_ref, commit, 1,
                                  "gitsyncd: pushed") == 0)
