@@ -993,6 +993,25 @@ gitstore_subtree(struct gitstore *gs, git_tree *tree, const char *path)
     return sub;
 }
 
+/* What a tree entry is when it is not a regular file, or NULL. */
+static const char *
+gitstore_irregular(const git_tree_entry *te)
+{
+    switch (git_tree_entry_filemode(te)) {
+    case GIT_FILEMODE_BLOB:
+    case GIT_FILEMODE_BLOB_EXECUTABLE:
+        return NULL;
+    case GIT_FILEMODE_LINK:
+        return "a symbolic link";
+    case GIT_FILEMODE_COMMIT:
+        return "a submodule";
+    case GIT_FILEMODE_TREE:
+        return "a directory";
+    default:
+        return "not a regular file";
+    }
+}
+
 int
 gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
                    struct gitstore_entry **entries, size_t *n, char **err)
@@ -1018,12 +1037,12 @@ gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
             te = git_tree_entry_byindex(ft, j);
             name = git_tree_entry_name(te);
             len = strlen(name);
-            if (git_tree_entry_type(te) != GIT_OBJECT_BLOB || len <= 5 ||
-                !str_endswith(name, ".yaml") || name[0] == '.')
+            if (len <= 5 || !str_endswith(name, ".yaml") || name[0] == '.')
                 continue;
             v = xreallocarray(v, count + 1, sizeof *v);
             v[count].folder = xstrdup(gs->folders[i]);
             v[count].slug = xstrndup(name, len - 5);
+            v[count].irregular = gitstore_irregular(te);
             git_oid_cpy(&v[count].blob, git_tree_entry_id(te));
             count++;
         }
@@ -1036,6 +1055,76 @@ gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
     *entries = v;
     *n = count;
     return 0;
+}
+
+/*
+ * Blobs found over a size limit, remembered (process-wide, the last
+ * GITSTORE_MAX_REJECTED) so that each is looked at and logged once, not
+ * at every sync.
+ */
+#define GITSTORE_MAX_REJECTED 256
+static pthread_mutex_t gitstore_rejected_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    git_oid id;
+    size_t size;
+} gitstore_rejected[GITSTORE_MAX_REJECTED];
+static size_t gitstore_nrejected, gitstore_rejected_next;
+
+/* The size of a blob remembered as too large, or 0. */
+static size_t
+gitstore_rejected_size(const git_oid *id)
+{
+    size_t i, size = 0;
+
+    pthread_mutex_lock(&gitstore_rejected_lock);
+    for (i = 0; i < gitstore_nrejected && size == 0; i++) {
+        if (git_oid_equal(&gitstore_rejected[i].id, id))
+            size = gitstore_rejected[i].size;
+    }
+    pthread_mutex_unlock(&gitstore_rejected_lock);
+    return size;
+}
+
+static void
+gitstore_rejected_add(const git_oid *id, size_t size)
+{
+    pthread_mutex_lock(&gitstore_rejected_lock);
+    git_oid_cpy(&gitstore_rejected[gitstore_rejected_next].id, id);
+    gitstore_rejected[gitstore_rejected_next].size = size;
+    gitstore_rejected_next = (gitstore_rejected_next + 1) % GITSTORE_MAX_REJECTED;
+    if (gitstore_nrejected < GITSTORE_MAX_REJECTED)
+        gitstore_nrejected++;
+    pthread_mutex_unlock(&gitstore_rejected_lock);
+}
+
+int
+gitstore_read_blob_max(struct gitstore *gs, const git_oid *blob, size_t max, char **data,
+                       size_t *len, char **err)
+{
+    git_object_t type;
+    git_odb *odb = NULL;
+    char hex[GIT_OID_HEXSZ + 1], bytes[32];
+    size_t size;
+    int rc;
+
+    if ((size = gitstore_rejected_size(blob)) == 0) {
+        if (gitstore_refresh(gs, err) != 0)
+            return -1;
+        if (git_repository_odb(&odb, gs->repo) != 0)
+            return gitstore_fail(err, "cannot read a blob");
+        /* From the object's header: nothing is inflated. */
+        rc = git_odb_read_header(&size, &type, odb, blob);
+        git_odb_free(odb);
+        if (rc != 0)
+            return gitstore_fail(err, "cannot read a blob");
+        if (size <= max)
+            return gitstore_read_blob(gs, blob, data, len, err);
+        gitstore_rejected_add(blob, size);
+        snprintf(bytes, sizeof bytes, "%zu", size);
+        log_warn("a blob over the size limit is not read", "mirror", gs->path, "blob",
+                 git_oid_tostr(hex, sizeof hex, blob), "bytes", bytes);
+    }
+    return set_error(err, "file of %zu bytes, over the limit of %zu bytes (not read)", size, max);
 }
 
 int

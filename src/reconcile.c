@@ -59,6 +59,7 @@ struct rc_slot {
     const struct platform_object *pobj;
     bool p_unknown;           /* the platform object could not be mapped */
     bool g_invalid;           /* Git's file is invalid: left alone */
+    const char *g_irregular;  /* Git's entry is not a file (static), or NULL */
     json_t *gdoc;             /* Git's document, decoded (inbound) */
     const struct job_resource *ev; /* the latest event naming it */
     long ev_order;            /* its position in the job, or LONG_MAX */
@@ -413,6 +414,7 @@ rc_load_tree(struct rc_state *st, const git_oid *commit, bool base,
         } else {
             s->has_g = true;
             git_oid_cpy(&s->g, &e[i].blob);
+            s->g_irregular = e[i].irregular;
         }
     }
     gitstore_entries_free(e, n);
@@ -565,7 +567,11 @@ rc_check_git(struct rc_state *st, struct rc_slot *s)
     bool found;
 
     path = rc_path(st, s);
-    if (gitstore_read_blob(st->ctx->gs, &s->g, &data, &len, &err) != 0)
+    if (s->g_irregular != NULL) {
+        set_error(&err, "%s, not a regular file", s->g_irregular);
+        goto bad;
+    }
+    if (gitstore_read_blob_max(st->ctx->gs, &s->g, RESOURCE_MAX_FILE, &data, &len, &err) != 0)
         goto bad;
     if (resource_decode(path, data, len, &s->gdoc, &err) != 0)
         goto bad;

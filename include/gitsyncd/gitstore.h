@@ -78,11 +78,15 @@ struct gitstore_entry {
     char *folder;
     char *slug;
     git_oid blob;
+    const char *irregular; /* NULL for a file; else what it is ("a symbolic
+                              link", "a submodule", "a directory"), static */
 };
 
 /*
  * The resources under the sub-path of commit (NULL or zero oid: none),
- * sorted by folder then slug.  Non-resource files are left out.
+ * sorted by folder then slug.  Non-resource files are left out; an entry
+ * named like a resource that is not a regular file is listed with
+ * .irregular set, for the caller to report (never read as a resource).
  */
 int gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
                        struct gitstore_entry **entries, size_t *n,
@@ -92,6 +96,13 @@ void gitstore_entries_free(struct gitstore_entry *entries, size_t n);
 /* Read a blob into a new NUL-terminated buffer. */
 int gitstore_read_blob(struct gitstore *gs, const git_oid *blob, char **data,
                        size_t *len, char **err);
+/*
+ * The same, but a blob larger than max bytes is refused from its header,
+ * without inflating it, and remembered: the next call for it neither
+ * reads nor logs again.  *err gives the size and the limit.
+ */
+int gitstore_read_blob_max(struct gitstore *gs, const git_oid *blob, size_t max, char **data,
+                           size_t *len, char **err);
 /* Write a blob into the mirror's object database. */
 int gitstore_write_blob(struct gitstore *gs, const char *data, size_t len,
                         git_oid *out, char **err);
