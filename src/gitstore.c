@@ -1107,7 +1107,8 @@ gitstore_read_blob_max(struct gitstore *gs, const git_oid *blob, size_t max, cha
     size_t size;
     int rc;
 
-    if ((size = gitstore_rejected_size(blob)) == 0) {
+    /* Remembered as too large for this limit: neither read nor logged. */
+    if ((size = gitstore_rejected_size(blob)) == 0 || size <= max) {
         if (gitstore_refresh(gs, err) != 0)
             return -1;
         if (git_repository_odb(&odb, gs->repo) != 0)
