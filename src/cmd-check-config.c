@@ -7,6 +7,7 @@
 
 #include "gitsyncd/cmd.h"
 #include "gitsyncd/config.h"
+#include "gitsyncd/log.h"
 
 static void
 check_config_usage(FILE *f)
@@ -25,20 +26,27 @@ cmd_check_config(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct config *cfg;
     const char *path;
-    char *err = NULL;
-    int c;
+    char *err = NULL, *text = NULL, *clean;
+    size_t len = 0;
+    FILE *f;
+    int c, r;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'h':
             check_config_usage(stdout);
             return EXIT_OK;
         default:
-            check_config_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                check_config_usage(stderr);
             return EXIT_USAGE;
         }
     }
@@ -53,11 +61,24 @@ cmd_check_config(int argc, char **argv)
     else
         path = GITSYNCD_DEFAULT_CONFIG;
     if (config_load(path, &cfg, &err) != 0) {
-        fprintf(stderr, "gitsyncd: %s\n", err);
+        clean = log_redact(err);
+        fprintf(stderr, "gitsyncd: %s\n", clean);
+        free(clean);
         free(err);
         return EXIT_USAGE;
     }
-    config_print(stdout, cfg);
+    /* The whole report goes through the one redaction of every output. */
+    f = open_memstream(&text, &len);
+    if (f == NULL) {
+        fprintf(stderr, "gitsyncd: fatal: open_memstream: out of memory\n");
+        abort();
+    }
+    config_print(f, cfg);
+    fclose(f);
+    clean = log_redact(text);
+    fputs(clean, stdout);
+    free(clean);
+    free(text);
     printf("ok\n");
     config_free(cfg);
     return EXIT_OK;

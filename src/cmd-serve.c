@@ -163,6 +163,7 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
         json_object_set_new(st, "refused_deletes", serve_issues(&rep.refused_deletes));
         json_object_set_new(st, "unresolved_conflicts", serve_issues(&rep.conflicts_open));
         json_object_set_new(st, "apply_errors", serve_issues(&rep.apply_errors));
+        json_object_set_new(st, "not_applied", serve_issues(&rep.not_applied));
         json_object_set_new(st, "last_error", json_null());
     } else {
         json_object_set_new(st, "last_error", json_string(err != NULL ? err : "unknown"));
@@ -299,22 +300,27 @@ cmd_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct serve sv;
     struct statelock *lock = NULL;
     struct event *sigterm, *sigint, *sighup;
     char *err = NULL;
-    int c, rc = EXIT_OK;
+    int c, r, rc = EXIT_OK;
     size_t i;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'h':
             serve_usage(stdout);
             return EXIT_OK;
         default:
-            serve_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                serve_usage(stderr);
             return EXIT_USAGE;
         }
     }

@@ -38,17 +38,31 @@ sync_usage(FILE *f)
             "  -h, --help\n");
 }
 
-/* Print one list of issues under a heading. */
+/* Print line and a newline with every secret and URL credential taken out. */
+static void
+sync_print_redacted(const char *line)
+{
+    char *clean = log_redact(line);
+
+    printf("%s\n", clean);
+    free(clean);
+}
+
+/* Print one list of issues under a heading, secrets redacted. */
 static void
 sync_print_issues(const char *title, const struct reconcile_issues *list)
 {
+    char *line;
     size_t i;
 
-    for (i = 0; i < list->n; i++)
-        printf("  %s: %s/%s%s%s: %s\n", title, list->v[i].kind,
-               list->v[i].slug, list->v[i].path ? " (" : "",
-               list->v[i].path ? list->v[i].path : "",
-               list->v[i].message);
+    for (i = 0; i < list->n; i++) {
+        line = xasprintf("  %s: %s/%s%s%s%s: %s", title, list->v[i].kind,
+                         list->v[i].slug, list->v[i].path ? " (" : "",
+                         list->v[i].path ? list->v[i].path : "",
+                         list->v[i].path ? ")" : "", list->v[i].message);
+        sync_print_redacted(line);
+        free(line);
+    }
 }
 
 int
@@ -59,6 +73,7 @@ cmd_sync(int argc, char **argv)
         { "wait", required_argument, NULL, 'w' },
         { "restore-branch", no_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct reconcile_report rep;
@@ -71,9 +86,9 @@ cmd_sync(int argc, char **argv)
     const char *path;
     char *err = NULL;
     bool once = false;
-    int c, rc, left;
+    int c, r, rc, left;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             once = true;
@@ -91,7 +106,11 @@ cmd_sync(int argc, char **argv)
             sync_usage(stdout);
             return EXIT_OK;
         default:
-            sync_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                sync_usage(stderr);
             return EXIT_USAGE;
         }
     }
@@ -102,7 +121,10 @@ cmd_sync(int argc, char **argv)
     path = global_opts.config_path != NULL ? global_opts.config_path
                                            : GITSYNCD_DEFAULT_CONFIG;
     if (config_load(path, &cfg, &err) != 0) {
-        fprintf(stderr, "gitsyncd: %s\n", err);
+        char *clean = log_redact(err);
+
+        fprintf(stderr, "gitsyncd: %s\n", clean);
+        free(clean);
         free(err);
         return EXIT_USAGE;
     }
@@ -145,8 +167,12 @@ cmd_sync(int argc, char **argv)
     if (rc == 0)
         rc = reconcile_run(cfg, ws, NULL, &rep, &err);
     printf("workspace %s: %s\n", ws->name, rc == 0 ? "synced" : "FAILED");
-    if (rc != 0)
-        printf("  error: %s\n", err != NULL ? err : "unknown");
+    if (rc != 0) {
+        char *line = xasprintf("  error: %s", err != NULL ? err : "unknown");
+
+        sync_print_redacted(line);
+        free(line);
+    }
     printf("  commits %zu, pushes %zu, created %zu, updated %zu, deleted %zu, "
            "conflicts %zu, unchanged %zu\n",
            rep.commits, rep.pushes, rep.created, rep.updated, rep.deleted,
@@ -159,8 +185,10 @@ cmd_sync(int argc, char **argv)
     sync_print_issues("refused delete", &rep.refused_deletes);
     sync_print_issues("conflict", &rep.conflicts_open);
     sync_print_issues("apply error", &rep.apply_errors);
+    sync_print_issues("not applied", &rep.not_applied);
     left = (int)(rep.invalid.n + rep.refused_deletes.n +
-                 rep.conflicts_open.n + rep.apply_errors.n);
+                 rep.conflicts_open.n + rep.apply_errors.n +
+                 rep.not_applied.n);
     if (rc == 0)
         log_info("sync finished", "workspace", ws->name);
     else

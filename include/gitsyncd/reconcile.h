@@ -43,6 +43,8 @@ struct reconcile_report {
     struct reconcile_issues refused_deletes; /* deletes over max_deletes */
     struct reconcile_issues conflicts_open;  /* branch policy, unresolved */
     struct reconcile_issues apply_errors;    /* the platform refused */
+    struct reconcile_issues not_applied;     /* fields the API cannot change
+                                                (kept across the job's passes) */
     double *event_to_commit; /* seconds, one per commit made for an event */
     size_t nevent_to_commit;
     double push_to_apply;    /* seconds from push webhook to applied, or -1 */
