@@ -25,6 +25,7 @@
 #include "gitsyncd/platform.h"
 #include "gitsyncd/queue.h"
 #include "gitsyncd/reconcile.h"
+#include "gitsyncd/statelock.h"
 #include "gitsyncd/status.h"
 #include "gitsyncd/util.h"
 
@@ -141,6 +142,7 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
                 config_conflict_name(ws->sync.conflict), (char *)NULL);
     metrics_set("conflicts_open", (double)rep.conflicts_open.n, "workspace", w, (char *)NULL);
     metrics_set("refused_deletes", (double)rep.refused_deletes.n, "workspace", w, (char *)NULL);
+    metrics_set("branch_missing", rep.branch_missing ? 1 : 0, "workspace", w, (char *)NULL);
     if (rc == 0) {
         metrics_set("invalid_resources", (double)rep.invalid.n, "workspace", w, (char *)NULL);
         metrics_set("last_sync_timestamp_seconds", now_wall(), "workspace", w, (char *)NULL);
@@ -170,6 +172,8 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
         json_object_set_new(st, "last_error_at", serve_time(now_wall()));
     }
     json_object_set_new(st, "branch", json_string(ws->git.branch));
+    json_object_set_new(st, "state", json_string(rep.branch_missing ? "branch_missing"
+                                                 : rc == 0 ? "ok" : "error"));
     status_update(w, st);
     snprintf(buf, sizeof buf, "%.3f", took);
     if (rc == 0)
@@ -314,6 +318,7 @@ cmd_serve(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct serve sv;
+    struct statelock *lock = NULL;
     struct event *sigterm, *sigint, *sighup;
     char *err = NULL;
     int c, r, rc = EXIT_OK;
@@ -355,6 +360,14 @@ cmd_serve(int argc, char **argv)
         config_free(sv.cfg);
         return EXIT_FAILURE_RUNTIME;
     }
+    /* One process per state_dir: a second serve, or a cron'd sync --once,
+     * would race this one on the mirrors' refs. */
+    if (statelock_acquire(sv.cfg->state_dir, "serve", 0, &lock, &err) != 0) {
+        fprintf(stderr, "gitsyncd: refusing to start: %s\n", err);
+        free(err);
+        config_free(sv.cfg);
+        return EXIT_FAILURE_RUNTIME;
+    }
     signal(SIGPIPE, SIG_IGN);
     /*
      * A job's large buffers (a listing page, a folder's tree, a pack
@@ -381,6 +394,7 @@ cmd_serve(int argc, char **argv)
         free(err);
         queue_free(sv.queue);
         event_base_free(sv.base);
+        statelock_release(lock);
         return EXIT_FAILURE_RUNTIME;
     }
     sigterm = evsignal_new(sv.base, SIGTERM, serve_stop, &sv);
@@ -422,5 +436,6 @@ cmd_serve(int argc, char **argv)
     git_libgit2_shutdown();
     curl_global_cleanup();
     log_info("gitsyncd stopped");
+    statelock_release(lock);
     return rc;
 }

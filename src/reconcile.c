@@ -60,6 +60,7 @@ struct rc_slot {
     const struct platform_object *pobj;
     bool p_unknown;           /* the platform object could not be mapped */
     bool g_invalid;           /* Git's file is invalid: left alone */
+    const char *g_irregular;  /* Git's entry is not a file (static), or NULL */
     json_t *gdoc;             /* Git's document, decoded (inbound) */
     const struct job_resource *ev; /* the latest event naming it */
     long ev_order;            /* its position in the job, or LONG_MAX */
@@ -447,6 +448,7 @@ rc_load_tree(struct rc_state *st, const git_oid *commit, bool base,
         } else {
             s->has_g = true;
             git_oid_cpy(&s->g, &e[i].blob);
+            s->g_irregular = e[i].irregular;
         }
     }
     gitstore_entries_free(e, n);
@@ -627,7 +629,11 @@ rc_check_git(struct rc_state *st, struct rc_slot *s)
     size_t len, i;
 
     path = rc_path(st, s);
-    if (gitstore_read_blob(st->ctx->gs, &s->g, &data, &len, &err) != 0)
+    if (s->g_irregular != NULL) {
+        set_error(&err, "%s, not a regular file", s->g_irregular);
+        goto bad;
+    }
+    if (gitstore_read_blob_max(st->ctx->gs, &s->g, RESOURCE_MAX_FILE, &data, &len, &err) != 0)
         goto bad;
     if (resource_decode(path, data, len, &s->gdoc, &err) != 0)
         goto bad;
@@ -1255,6 +1261,41 @@ rc_decide(struct rc_state *st)
     }
 }
 
+/*
+ * The max_deletes guard from the platform to Git (DESIGN §4.1): a listing
+ * that lacks more resources the base holds than max_deletes (a token
+ * moved to another account, an API bug) deletes none of them from Git.
+ */
+static void
+rc_guard_outbound_deletes(struct rc_state *st)
+{
+    long long max = st->ws->sync.max_deletes;
+    char nbuf[32], mbuf[32], *path;
+    size_t i, n = 0;
+
+    for (i = 0; i < st->nslots; i++)
+        n += st->slots[i].outbound && !st->slots[i].has_p;
+    if (max < 0 || n <= (size_t)max)
+        return;
+    snprintf(nbuf, sizeof nbuf, "%zu", n);
+    snprintf(mbuf, sizeof mbuf, "%lld", max);
+    log_error("refusing to delete from Git: the platform lacks more resources than max_deletes",
+              "workspace", st->ws->name, "deletes", nbuf, "max_deletes", mbuf);
+    for (i = 0; i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+
+        if (!s->outbound || s->has_p)
+            continue;
+        s->outbound = s->inbound = false;
+        s->refused = true;
+        path = rc_path(st, s);
+        rc_issue(&st->rep->refused_deletes, s, path,
+                 "the platform lacks %zu resources the base holds, more than max_deletes %lld: "
+                 "none deleted from Git", n, max);
+        free(path);
+    }
+}
+
 /* The new base: what each resource settled on, else the old base. */
 static int
 rc_advance_base(struct rc_state *st, char **err)
@@ -1305,6 +1346,32 @@ rc_advance_base(struct rc_state *st, char **err)
         git_oid_tostr(st->rep->base, sizeof st->rep->base, &out);
     free(e);
     return rc;
+}
+
+/*
+ * The branch is gone from the remote while the base holds resources, or
+ * after it existed: never "every file deleted", never a new root commit
+ * over the lost history.  True (with *err) while that lasts.
+ */
+static bool
+rc_branch_lost(struct rc_state *st, char **err)
+{
+    git_oid lost;
+    bool known = false, held = false;
+    size_t i;
+
+    for (i = 0; i < st->nslots && !held; i++)
+        held = st->slots[i].has_b;
+    if (!held && gitstore_lost_head(st->ctx->gs, &lost, &known, NULL) != 0)
+        known = true; /* unreadable: assume the worst */
+    if (!held && !known)
+        return false;
+    st->rep->branch_missing = true;
+    set_error(err, "the branch %s is missing on the remote while a base exists (deleted?): "
+                   "nothing applied or committed until it is back; push it again, or stop the "
+                   "daemon and run `gitsyncd sync --once --restore-branch %s`",
+              st->ws->git.branch, st->ws->name);
+    return true;
 }
 
 /* One compare-and-act round.  Returns 0, 1 to run again at once, -1. */
@@ -1358,6 +1425,8 @@ rc_pass(struct rc_state *st, char **err)
     if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
         rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
         return -1;
+    if (!st->gexists && rc_branch_lost(st, err))
+        return -1;
     json_decref(st->slot_index); /* indices change with the sort */
     st->slot_index = NULL;
     if (st->nslots > 1)
@@ -1367,6 +1436,7 @@ rc_pass(struct rc_state *st, char **err)
     if (st->invalid == NULL)
         st->invalid = json_object();
     rc_decide(st);
+    rc_guard_outbound_deletes(st);
 
     rc = rc_outbound(st, err);
     if (rc != 0)
@@ -1392,6 +1462,24 @@ rc_report_reset_lists(struct reconcile_report *rep)
     rc_issues_free(&rep->conflicts_open);
     rc_issues_free(&rep->apply_errors);
     rep->unchanged = 0;
+}
+
+int
+reconcile_restore_branch(const struct config *cfg, const struct config_workspace *ws,
+                         char *head, size_t size, char **err)
+{
+    struct rc_ctx *ctx = rc_ctx_get(cfg, ws, err);
+    enum gitstore_result r;
+    git_oid oid;
+
+    if (ctx == NULL)
+        return -1;
+    r = gitstore_restore_branch(ctx->gs, &oid, err);
+    gitstore_release(ctx->gs);
+    if (r != GITSTORE_OK)
+        return -1;
+    git_oid_tostr(head, size, &oid);
+    return 0;
 }
 
 int
