@@ -25,6 +25,8 @@
 #define GITSTORE_CACHE_BYTES (4 * 1024 * 1024)
 /* New objects kept in memory past this many bytes are written out. */
 #define GITSTORE_WB_BYTES ((size_t)256 * 1024 * 1024)
+/* More new objects than this are written out as one pack, not loose. */
+#define GITSTORE_WB_PACK 1000
 #define GITSTORE_STALE_LOCK 5
 /* How deep under refs/ lock files are looked for. */
 #define GITSTORE_LOCK_DEPTH 16
@@ -84,5 +86,7 @@ int gitstore_remote(struct gitstore *gs, git_remote **out, char **err); /* gitst
 int gitstore_collect_name(const char *name, void *arg); /* gitstore.c */
 size_t gitstore_repair(struct gitstore *gs); /* gitstore.c */
 int gitstore_refresh(struct gitstore *gs, char **err); /* gitstore.c */
+int gitstore_put(struct gitstore *gs, git_object_t type, const void *data,
+                 size_t len, git_oid *out, char **err); /* gitstore.c */
 
 #endif

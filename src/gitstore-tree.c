@@ -240,9 +240,7 @@ gitstore_write_blob(struct gitstore *gs, const char *data, size_t len,
 {
     if (gitstore_refresh(gs, err) != 0)
         return -1;
-    if (git_blob_create_from_buffer(out, gs->repo, data, len) != 0)
-        return gitstore_fail(err, "cannot write a blob");
-    return 0;
+    return gitstore_put(gs, GIT_OBJECT_BLOB, data, len, out, err);
 }
 
 /* The path of a resource in the repository. */
