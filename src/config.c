@@ -91,6 +91,13 @@ static const struct config_field config_platform_fields[] = {
     FEND,
 };
 
+static const struct config_field config_git_api_fields[] = {
+    F("url", CT_STRING, struct config_git_api, url),
+    F("token", CT_SECRET, struct config_git_api, token),
+    F("username", CT_STRING, struct config_git_api, username),
+    FEND,
+};
+
 static const struct config_field config_git_fields[] = {
     FR("url", CT_STRING, struct config_git, url),
     F("branch", CT_STRING, struct config_git, branch),
@@ -112,6 +119,7 @@ static const struct config_field config_git_fields[] = {
     FN("timeout", CT_DURATION, struct config_git, timeout_ms, 1, 3600000),
     FM("author", struct config_git, author, config_identity_fields, false),
     FM("committer", struct config_git, committer, config_identity_fields, false),
+    FM("api", struct config_git, api, config_git_api_fields, false),
     FEND,
 };
 
