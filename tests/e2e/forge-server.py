@@ -27,6 +27,8 @@ Mounted per host under a prefix (the test points git.api.url there):
                    POST .../pull-requests/{id}/comments {"text"}, PUT
                    .../comments/{cid} {"text", "version"} (409 on a stale version)
 Every API request needs the host's token header (401 otherwise).
+With --git-root DIR, any path with ".git/" in it is served from DIR over
+Git's smart HTTP protocol (git http-backend), request refs included.
 
 Control routes, for the test only, under /_control:
   POST /_control/fail   {"status": 429, "count": N, "headers": {...}}
@@ -40,11 +42,13 @@ Control routes, for the test only, under /_control:
   GET  /_control/log    [{"host","method","path","body","auth"}]
   GET  /_control/state  {"statuses": [...], "comments": {host: {req: [...]}}}
 
-  forge-server.py --port P --token T
+  forge-server.py --port P --token T [--git-root DIR]
 """
 import argparse
 import json
+import os
 import re
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,6 +93,7 @@ class State:
 
 S = State()
 TOKEN = None
+GIT_ROOT = None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -120,9 +125,50 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.route("PUT")
 
-    def route(self, method):
+    def read_body(self):
+        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
         n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
+        return self.rfile.read(n) if n else b""
+
+    def git_backend(self, method, u, raw):
+        """The repository over smart HTTP, through git http-backend (CGI)."""
+        env = {"GIT_PROJECT_ROOT": GIT_ROOT, "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": u.path,
+               "QUERY_STRING": u.query, "REQUEST_METHOD": method, "REMOTE_ADDR": "127.0.0.1",
+               "REMOTE_USER": "test", "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+               "CONTENT_LENGTH": str(len(raw)), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+               "GIT_PROTOCOL": self.headers.get("Git-Protocol", "")}
+        p = subprocess.run(["git", "http-backend"], input=raw, env=env, capture_output=True)
+        sep = b"\r\n\r\n" if b"\r\n\r\n" in p.stdout else b"\n\n"
+        head, _, body = p.stdout.partition(sep)
+        status, headers = 200, []
+        for line in head.decode("latin-1").splitlines():
+            if ":" not in line:
+                continue
+            k, v = line.split(":", 1)
+            if k.lower() == "status":
+                status = int(v.split()[0])
+            else:
+                headers.append((k, v.strip()))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def route(self, method):
+        raw = self.read_body()
+        if GIT_ROOT is not None and ".git/" in urlparse(self.path).path:
+            return self.git_backend(method, urlparse(self.path), raw)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -430,12 +476,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global TOKEN
+    global TOKEN, GIT_ROOT
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--git-root")
     a = ap.parse_args()
     TOKEN = a.token
+    GIT_ROOT = a.git_root
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     srv.serve_forever()
