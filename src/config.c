@@ -796,6 +796,13 @@ config_print(FILE *f, const struct config *cfg)
                     ws->git.username ? ws->git.username : "(none)", "<redacted>");
         else
             fprintf(f, "  git auth        none\n");
+        if (ws->git.api.token != NULL)
+            fprintf(f, "  git api         %s, token <redacted>%s%s (pull request checks)\n",
+                    ws->git.api.url != NULL ? ws->git.api.url : "derived from git.url",
+                    ws->git.api.username != NULL ? ", user " : "",
+                    ws->git.api.username != NULL ? ws->git.api.username : "");
+        else
+            fprintf(f, "  git api         no token: pull request checks are logged, not reported\n");
         fprintf(f, "  git identity    author %s <%s>, committer %s <%s>\n",
                 ws->git.author.name, ws->git.author.email,
                 ws->git.committer.name, ws->git.committer.email);

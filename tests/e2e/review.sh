@@ -18,7 +18,7 @@ SPEC=${OCTOKIT_OPENAPI:-$(dirname "$(readlink -f "$PRISM")")/../../../@octokit/o
 [ -f "$SPEC" ] || skip_all "GitHub's OpenAPI description (npm @octokit/openapi) is not installed"
 
 HOSTS="github gitlab gitea bitbucket bitbucket-server"
-plan $((1 + 8 * 5 + 6))
+plan $((3 + 8 * 5 + 6))
 
 ATOKEN=e2e-git-api-token-93b1
 SPORT=$(free_port); XPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -69,6 +69,13 @@ YAML
 } > "$T/gitsyncd.yaml"
 export GITSYNCD_TEST_API_TOKEN=$ATOKEN
 
+cc=$("$GITSYNCD" check-config "$T/gitsyncd.yaml" 2>&1)
+like "check-config shows git.api, the \${VAR} token redacted" "$cc" "git api +http://127.0.0.1:$XPORT, token <redacted> \(pull request checks\)"
+printf '%s\n' "$ATOKEN" > "$T/api-token"; chmod 600 "$T/api-token"
+sed "s|token: \\\${GITSYNCD_TEST_API_TOKEN}|token_file: $T/api-token|" "$T/gitsyncd.yaml" > "$T/file.yaml"
+cc=$("$GITSYNCD" check-config "$T/file.yaml" 2>&1)
+is "token_file works too, and no output carries the token" \
+    "$(grep -c 'token_file:' "$T/file.yaml") $(printf '%s' "$cc" | grep -c 'token <redacted> (pull request checks)') $(printf '%s' "$cc" | grep -c "$ATOKEN")" "5 5 0"
 start_platform
 for m in m1 m2 m3 m4; do
     plat_post models "{\"slug\":\"$m\",\"name\":\"Model $m\",\"sourceId\":1,\"queryType\":\"raw_sql\",\"raw\":{\"sql\":\"select 1\"}}" >/dev/null
