@@ -182,6 +182,19 @@ out:
     return rc == 0 ? 0 : -1;
 }
 
+void
+gitref_forget(struct gitstore *gs, const char *ref)
+{
+    git_reference *r = NULL;
+    char *local = strncmp(ref, "refs/", 5) == 0 ? xasprintf(GITREF_PREFIX "%s", ref + 5)
+                                                : xasprintf(GITREF_PREFIX "heads/%s", ref);
+
+    if (git_reference_lookup(&r, gitstore_repo(gs), local) == 0)
+        git_reference_delete(r);
+    git_reference_free(r);
+    free(local);
+}
+
 int
 gitref_merge_base(struct gitstore *gs, const git_oid *a, const git_oid *b,
                   git_oid *base, bool *found, char **err)

@@ -407,6 +407,8 @@ plan_ref(const struct config *cfg, const struct config_workspace *ws,
         goto out;
     rc = plan_compute(&c, out, err);
 out:
+    if (c.gs != NULL && out->head[0] != '\0')
+        gitref_forget(c.gs, ref);
     plan_close(&c);
     return rc;
 }

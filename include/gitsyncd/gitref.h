@@ -28,6 +28,12 @@
 int gitref_fetch(struct gitstore *gs, const struct config_git *git,
                  const char *ref, git_oid *head, char **err);
 
+/*
+ * Drop what gitref_fetch left for ref (its refs/gitsyncd/review/ ref), so
+ * that the mirror does not keep every request's objects forever.
+ */
+void gitref_forget(struct gitstore *gs, const char *ref);
+
 /* The merge base of a and b; *found false when they share no history. */
 int gitref_merge_base(struct gitstore *gs, const git_oid *a, const git_oid *b,
                       git_oid *base, bool *found, char **err);

@@ -6,7 +6,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 26
+plan 27
 
 PPORT=$(free_port); GPORT=$(free_port)
 PURL=http://127.0.0.1:$PPORT
@@ -68,6 +68,7 @@ unlike "m6 (only on main) is not part of the request" "$out" 'm6'
 like "the summary" "$out" '^FAILED: 1 to create, 2 to update, 1 to delete; 2 invalid files; 1 changed on the platform since the base$'
 audit1=$(plat "$PURL/api/v1/audit" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]))')
 is "nothing changed on the platform" "$audit1" "$audit0"
+is "the mirror keeps no ref of the request after the plan" "$(git --git-dir="$T/state/w.git" for-each-ref refs/gitsyncd/review)" ""
 is "nothing changed on the remote branch" "$(git --git-dir="$T/remote.git" log --format=%s -1 main)" "main moves"
 
 gplan w --ref refs/pull/7/head --format json
