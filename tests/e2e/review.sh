@@ -18,7 +18,7 @@ SPEC=${OCTOKIT_OPENAPI:-$(dirname "$(readlink -f "$PRISM")")/../../../@octokit/o
 [ -f "$SPEC" ] || skip_all "GitHub's OpenAPI description (npm @octokit/openapi) is not installed"
 
 HOSTS="github gitlab gitea bitbucket bitbucket-server"
-plan $((3 + 8 * 5 + 6))
+plan $((3 + 8 * 5 + 8))
 
 ATOKEN=e2e-git-api-token-93b1
 SPORT=$(free_port); XPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -164,10 +164,17 @@ for h in $HOSTS; do
         "2 to create, 2 to update, 1 to delete"
 done
 
+# A request whose head cannot be fetched: a failure status that says so, and a comment.
+hook github 99 $SHA1 open >/dev/null
+has_comment() { [ "$(py github 99 'len(com())')" -ge 1 ]; }
+wait_for 30 has_comment
+is "no plan (the head is not there): failure, saying so" "$(py github 99 '[(s["state"], s["description"]) for s in st() if s["sha"] == "'$SHA1'"][-1]')" \
+    "('failure', 'gitsyncd could not make the plan (see its log)')"
+like "... and the comment says where to look, not the internals" "$(py github 99 'com()[0]["body"]')" "could not be made; gitsyncd's log says why"
 is "nothing changed on the platform" "$(audit)" "$audit0"
 "$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" plan github --ref refs/pull/7/head >"$T/plan.out" 2>&1
 is "gitsyncd plan on the same tree gives the same plan" "$(tail -n 1 "$T/plan.out")" "ok: 2 to create, 2 to update, 1 to delete"
-like "the daemon logged each check" "$(grep -c 'msg="request checked"' "$T/gitsyncd.log")" '^10$'
+like "the daemon logged each check" "$(grep -c 'msg="request checked"' "$T/gitsyncd.log")" '^11$'
 unlike "the API token is in no log line" "$(cat "$T/gitsyncd.log")" "$ATOKEN"
 like "Prism saw GitHub's calls" "$(grep -c 'repos/acme/cfg/' "$T/prism.log")" '^[1-9]'
 viol=$(grep -E 'Violation|✖' "$T/prism.log" | head -5)
