@@ -120,6 +120,10 @@ git -C "$dir/clone" config user.name "Grace Hopper"
 git -C "$dir/clone" config user.email grace@example.com
 sed -i 's/^name: .*/name: Active users (renamed in Git)/' "$dir/clone/models/users-1.yaml"
 git -C "$dir/clone" commit -qam "Rename the users-1 model"
+say "   before pushing, Grace asks what it would do (gitsyncd plan changes nothing):"
+GITSYNCD_PROFILE_PATH=${GITSYNCD_PROFILE_PATH:-$top/etc/profiles} \
+    "$build/gitsyncd" $rootflag -c "$dir/gitsyncd.yaml" plan demo --dir "$dir/clone" 2>>"$dir/gitsyncd.log" |
+    sed 's/^/    /'
 git -C "$dir/clone" push -q origin main
 renamed() { api "http://127.0.0.1:$pport/api/v1/models?slug=users-1" | grep -q 'renamed in Git'; }
 if waitfor 20 renamed; then

@@ -54,12 +54,14 @@ install_packages() {
 
 # json-server (npm) is the third-party REST peer of the tests; Stoplight
 # Prism (npm) judges the hightouch profile's requests by Hightouch's
-# OpenAPI description (5.14.2: later versions need node 24).
-NODE_TOOLS="json-server@0.17.4 @stoplight/prism-cli@5.14.2"
+# OpenAPI description (5.14.2: later versions need node 24), and GitHub's
+# calls by GitHub's own description (@octokit/openapi).
+NODE_TOOLS="json-server@0.17.4 @stoplight/prism-cli@5.14.2 @octokit/openapi@23.0.2"
 install_node_tools() {
     node_dir=$1/node
     if [ ! -x "$node_dir/node_modules/.bin/json-server" ] ||
-       [ ! -x "$node_dir/node_modules/.bin/prism" ]; then
+       [ ! -x "$node_dir/node_modules/.bin/prism" ] ||
+       [ ! -f "$node_dir/node_modules/@octokit/openapi/generated/api.github.com.json" ]; then
         say "installing $NODE_TOOLS from npm into $node_dir"
         mkdir -p "$node_dir"
         # shellcheck disable=SC2086

@@ -17,6 +17,7 @@
 #include <git2.h>
 #include <jansson.h>
 
+#include "gitsyncd/check.h"
 #include "gitsyncd/cmd.h"
 #include "gitsyncd/config.h"
 #include "gitsyncd/http.h"
@@ -105,10 +106,10 @@ serve_observe_request(const char *workspace, const char *method, int code,
     metrics_observe("platform_request_duration_seconds", seconds, (char *)NULL);
 }
 
-/* The job function: one reconcile, then metrics, status and a log line. */
+/* One reconcile, then metrics, status and a log line. */
 static int
-serve_job(const struct config *cfg, const struct config_workspace *ws,
-          const struct job *job, void *arg)
+serve_sync(const struct config *cfg, const struct config_workspace *ws,
+           const struct job *job, void *arg)
 {
     struct reconcile_report rep;
     const char *w = ws->name;
@@ -183,6 +184,29 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
         log_error("sync failed", "workspace", w, "seconds", buf, "error", err);
     reconcile_report_free(&rep);
     free(err);
+    return rc;
+}
+
+/* The job function: the sync it asks for, then its request checks. */
+static int
+serve_job(const struct config *cfg, const struct config_workspace *ws,
+          const struct job *job, void *arg)
+{
+    enum check_result r;
+    char *err;
+    size_t i;
+    int rc = 0;
+
+    if (job_wants_sync(job))
+        rc = serve_sync(cfg, ws, job, arg);
+    for (i = 0; job != NULL && i < job->nchecks; i++) {
+        err = NULL;
+        r = check_run(cfg, ws, &job->checks[i], &err);
+        metrics_inc("checks_total", 1, "workspace", ws->name, "result", check_result_name(r), (char *)NULL);
+        if (r != CHECK_ERROR && job->checks[i].received_at > 0)
+            metrics_observe("request_to_status_seconds", now_wall() - job->checks[i].received_at, (char *)NULL);
+        free(err);
+    }
     return rc;
 }
 

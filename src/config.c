@@ -95,6 +95,13 @@ static const struct config_field config_platform_fields[] = {
     FEND,
 };
 
+static const struct config_field config_git_api_fields[] = {
+    F("url", CT_STRING, struct config_git_api, url),
+    F("token", CT_SECRET, struct config_git_api, token),
+    F("username", CT_STRING, struct config_git_api, username),
+    FEND,
+};
+
 static const struct config_field config_git_fields[] = {
     FR("url", CT_STRING, struct config_git, url),
     F("branch", CT_STRING, struct config_git, branch),
@@ -116,6 +123,7 @@ static const struct config_field config_git_fields[] = {
     FN("timeout", CT_DURATION, struct config_git, timeout_ms, 1, 3600000),
     FM("author", struct config_git, author, config_identity_fields, false),
     FM("committer", struct config_git, committer, config_identity_fields, false),
+    FM("api", struct config_git, api, config_git_api_fields, false),
     FEND,
 };
 
@@ -871,6 +879,13 @@ config_print(FILE *f, const struct config *cfg)
                     ws->git.username ? ws->git.username : "(none)", "<redacted>");
         else
             fprintf(f, "  git auth        none\n");
+        if (ws->git.api.token != NULL)
+            fprintf(f, "  git api         %s, token <redacted>%s%s (pull request checks)\n",
+                    ws->git.api.url != NULL ? ws->git.api.url : "derived from git.url",
+                    ws->git.api.username != NULL ? ", user " : "",
+                    ws->git.api.username != NULL ? ws->git.api.username : "");
+        else
+            fprintf(f, "  git api         no token: pull request checks are logged, not reported\n");
         fprintf(f, "  git identity    author %s <%s>, committer %s <%s>\n",
                 ws->git.author.name, ws->git.author.email,
                 ws->git.committer.name, ws->git.committer.email);

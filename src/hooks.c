@@ -42,12 +42,20 @@ struct hooks_host {
     const char *delivery_headers[3];
     hooks_parse_fn parse;
     const char *const *reads; /* the members parse reads (jload_only) */
+    const char *pr_events[2]; /* values that mean a pull/merge request event */
+    hooks_parse_fn pr_parse;
+    const char *const *pr_reads;
 };
 
 static int hooks_parse_github(const struct config_workspace *, json_t *, struct hook_push *, char **);
 static int hooks_parse_gitlab(const struct config_workspace *, json_t *, struct hook_push *, char **);
 static int hooks_parse_bitbucket(const struct config_workspace *, json_t *, struct hook_push *, char **);
 static int hooks_parse_bitbucket_server(const struct config_workspace *, json_t *, struct hook_push *, char **);
+static int hooks_pr_github(const struct config_workspace *, json_t *, struct hook_push *, char **);
+static int hooks_pr_gitea(const struct config_workspace *, json_t *, struct hook_push *, char **);
+static int hooks_pr_gitlab(const struct config_workspace *, json_t *, struct hook_push *, char **);
+static int hooks_pr_bitbucket(const struct config_workspace *, json_t *, struct hook_push *, char **);
+static int hooks_pr_bitbucket_server(const struct config_workspace *, json_t *, struct hook_push *, char **);
 
 /*
  * What each parser reads of a push: only these members are built from
@@ -73,22 +81,48 @@ static const char *const hooks_reads_bitbucket_server[] = {
     "repository/project/key", "repository/slug", "changes/*/refId", "changes/*/fromHash",
     "changes/*/toHash", "changes/*/type", NULL,
 };
+/* ... and of a pull/merge request event. */
+static const char *const hooks_pr_reads_github[] = {
+    "action", "number", "pull_request/head/sha", "pull_request/base/ref",
+    "repository/full_name", NULL,
+};
+static const char *const hooks_pr_reads_gitlab[] = {
+    "object_kind", "object_attributes/iid", "object_attributes/action",
+    "object_attributes/target_branch", "object_attributes/last_commit/id",
+    "project/path_with_namespace", NULL,
+};
+static const char *const hooks_pr_reads_bitbucket[] = {
+    "repository/full_name", "pullrequest/id", "pullrequest/source/branch/name",
+    "pullrequest/source/commit/hash", "pullrequest/source/repository/full_name",
+    "pullrequest/destination/branch/name", NULL,
+};
+static const char *const hooks_pr_reads_bitbucket_server[] = {
+    "pullRequest/id", "pullRequest/fromRef/latestCommit", "pullRequest/fromRef/repository/slug",
+    "pullRequest/fromRef/repository/project/key", "pullRequest/toRef/id",
+    "pullRequest/toRef/repository/slug", "pullRequest/toRef/repository/project/key", NULL,
+};
 
 static const struct hooks_host hooks_hosts[] = {
     { GIT_HOST_GITHUB, "github", "X-GitHub-Event", "push", "ping", "X-Hub-Signature-256",
-      SIG_HMAC_PREFIXED, { "X-GitHub-Delivery", NULL, NULL }, hooks_parse_github, hooks_reads_github },
+      SIG_HMAC_PREFIXED, { "X-GitHub-Delivery", NULL, NULL }, hooks_parse_github, hooks_reads_github,
+      { "pull_request", NULL }, hooks_pr_github, hooks_pr_reads_github },
     { GIT_HOST_GITLAB, "gitlab", "X-Gitlab-Event", "Push Hook", NULL, "X-Gitlab-Token",
-      SIG_TOKEN, { "Idempotency-Key", "X-Gitlab-Event-UUID", NULL }, hooks_parse_gitlab, hooks_reads_gitlab },
+      SIG_TOKEN, { "Idempotency-Key", "X-Gitlab-Event-UUID", NULL }, hooks_parse_gitlab, hooks_reads_gitlab,
+      { "Merge Request Hook", NULL }, hooks_pr_gitlab, hooks_pr_reads_gitlab },
     { GIT_HOST_BITBUCKET_SERVER, "bitbucket-server", "X-Event-Key", "repo:refs_changed",
       "diagnostics:ping", "X-Hub-Signature", SIG_HMAC_PREFIXED, { "X-Request-Id", NULL, NULL },
-      hooks_parse_bitbucket_server, hooks_reads_bitbucket_server },
+      hooks_parse_bitbucket_server, hooks_reads_bitbucket_server,
+      { "pr:opened", "pr:from_ref_updated" }, hooks_pr_bitbucket_server, hooks_pr_reads_bitbucket_server },
     { GIT_HOST_BITBUCKET, "bitbucket", "X-Event-Key", "repo:push", NULL, "X-Hub-Signature",
       SIG_HMAC_PREFIXED, { "X-Request-UUID", "X-Hook-UUID", NULL }, hooks_parse_bitbucket,
-      hooks_reads_bitbucket },
+      hooks_reads_bitbucket,
+      { "pullrequest:created", "pullrequest:updated" }, hooks_pr_bitbucket, hooks_pr_reads_bitbucket },
     { GIT_HOST_GITEA, "gitea", "X-Forgejo-Event", "push", NULL, "X-Forgejo-Signature",
-      SIG_HMAC_HEX, { "X-Forgejo-Delivery", NULL, NULL }, hooks_parse_github, hooks_reads_github },
+      SIG_HMAC_HEX, { "X-Forgejo-Delivery", NULL, NULL }, hooks_parse_github, hooks_reads_github,
+      { "pull_request", NULL }, hooks_pr_gitea, hooks_pr_reads_github },
     { GIT_HOST_GITEA, "gitea", "X-Gitea-Event", "push", NULL, "X-Gitea-Signature",
-      SIG_HMAC_HEX, { "X-Gitea-Delivery", NULL, NULL }, hooks_parse_github, hooks_reads_github },
+      SIG_HMAC_HEX, { "X-Gitea-Delivery", NULL, NULL }, hooks_parse_github, hooks_reads_github,
+      { "pull_request", NULL }, hooks_pr_gitea, hooks_pr_reads_github },
 };
 
 const char *
@@ -110,6 +144,8 @@ hook_push_free(struct hook_push *push)
     for (i = 0; i < push->npaths; i++)
         free(push->paths[i]);
     free(push->paths);
+    free(push->request);
+    free(push->request_ref);
     memset(push, 0, sizeof *push);
 }
 
@@ -389,6 +425,155 @@ hooks_parse_bitbucket_server(const struct config_workspace *ws, json_t *doc,
     return 0;
 }
 
+/* A request number (a positive integer, or digits) as text, or NULL. */
+static char *
+hooks_number(const json_t *v)
+{
+    const char *s;
+
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    s = json_string_value(v);
+    if (s != NULL && s[0] != '\0' && strlen(s) < 20 && strspn(s, "0123456789") == strlen(s))
+        return xstrdup(s);
+    return NULL;
+}
+
+/* Fill a request event's fields; 0, or -1 with *reason naming what is missing. */
+static int
+hooks_pr_fill(struct hook_push *push, const json_t *number, const char *repo,
+              const char *target, const char *head, const char *ref_fmt,
+              char **reason)
+{
+    push->request = hooks_number(number);
+    if (push->request == NULL || repo == NULL || target == NULL || head == NULL)
+        return set_error(reason, "not a request event: its number, repository, target branch or head is missing");
+    push->repository = xstrdup(repo);
+    push->ref = xasprintf("refs/heads/%s", target);
+    push->after = xstrdup(head);
+    if (ref_fmt != NULL)
+        push->request_ref = xasprintf(ref_fmt, push->request);
+    return 0;
+}
+
+/* Is action one of the values (NULL-terminated) that ask for a check? 1 if not. */
+static int
+hooks_pr_action(const char *action, const char *const *wanted, char **reason)
+{
+    for (; *wanted != NULL; wanted++) {
+        if (action != NULL && strcmp(action, *wanted) == 0)
+            return 0;
+    }
+    set_error(reason, "request action \"%.40s\" ignored", action != NULL ? action : "");
+    return 1;
+}
+
+/* GitHub pull_request: opened, synchronize, reopened; head at refs/pull/N/head. */
+static int
+hooks_pr_github(const struct config_workspace *ws, json_t *doc,
+                struct hook_push *push, char **reason)
+{
+    static const char *const actions[] = { "opened", "synchronize", "reopened", NULL };
+    const json_t *pr = json_object_get(doc, "pull_request");
+
+    (void)ws;
+    if (hooks_pr_action(json_string_value(json_object_get(doc, "action")), actions, reason) != 0)
+        return 1;
+    return hooks_pr_fill(push, json_object_get(doc, "number"),
+                         json_string_value(json_object_get(json_object_get(doc, "repository"), "full_name")),
+                         json_string_value(json_object_get(json_object_get(pr, "base"), "ref")),
+                         json_string_value(json_object_get(json_object_get(pr, "head"), "sha")),
+                         "refs/pull/%s/head", reason);
+}
+
+/* Gitea and Forgejo pull_request: opened, synchronized, reopened. */
+static int
+hooks_pr_gitea(const struct config_workspace *ws, json_t *doc,
+               struct hook_push *push, char **reason)
+{
+    static const char *const actions[] = { "opened", "synchronized", "reopened", NULL };
+    const json_t *pr = json_object_get(doc, "pull_request");
+
+    (void)ws;
+    if (hooks_pr_action(json_string_value(json_object_get(doc, "action")), actions, reason) != 0)
+        return 1;
+    return hooks_pr_fill(push, json_object_get(doc, "number"),
+                         json_string_value(json_object_get(json_object_get(doc, "repository"), "full_name")),
+                         json_string_value(json_object_get(json_object_get(pr, "base"), "ref")),
+                         json_string_value(json_object_get(json_object_get(pr, "head"), "sha")),
+                         "refs/pull/%s/head", reason);
+}
+
+/* GitLab Merge Request Hook: open, update, reopen; refs/merge-requests/IID/head. */
+static int
+hooks_pr_gitlab(const struct config_workspace *ws, json_t *doc,
+                struct hook_push *push, char **reason)
+{
+    static const char *const actions[] = { "open", "update", "reopen", NULL };
+    const json_t *a = json_object_get(doc, "object_attributes");
+
+    (void)ws;
+    if (hooks_pr_action(json_string_value(json_object_get(a, "action")), actions, reason) != 0)
+        return 1;
+    return hooks_pr_fill(push, json_object_get(a, "iid"),
+                         json_string_value(json_object_get(json_object_get(doc, "project"), "path_with_namespace")),
+                         json_string_value(json_object_get(a, "target_branch")),
+                         json_string_value(json_object_get(json_object_get(a, "last_commit"), "id")),
+                         "refs/merge-requests/%s/head", reason);
+}
+
+/* Bitbucket Cloud pullrequest:created/updated: the head is the source branch. */
+static int
+hooks_pr_bitbucket(const struct config_workspace *ws, json_t *doc,
+                   struct hook_push *push, char **reason)
+{
+    const json_t *pr = json_object_get(doc, "pullrequest");
+    const json_t *src = json_object_get(pr, "source");
+    const char *repo = json_string_value(json_object_get(json_object_get(doc, "repository"), "full_name"));
+    const char *from = json_string_value(json_object_get(json_object_get(src, "repository"), "full_name"));
+    const char *branch = json_string_value(json_object_get(json_object_get(src, "branch"), "name"));
+
+    (void)ws;
+    if (repo != NULL && from != NULL && strcmp(repo, from) != 0) {
+        set_error(reason, "request from the fork %.100s: its branch is not in this repository", from);
+        return 1;
+    }
+    if (branch == NULL)
+        return set_error(reason, "not a request event: pullrequest.source.branch.name is missing");
+    if (hooks_pr_fill(push, json_object_get(pr, "id"), repo,
+                      json_string_value(json_object_get(json_object_get(json_object_get(pr, "destination"), "branch"), "name")),
+                      json_string_value(json_object_get(json_object_get(src, "commit"), "hash")),
+                      NULL, reason) != 0)
+        return -1;
+    push->request_ref = xasprintf("refs/heads/%s", branch);
+    return 0;
+}
+
+/* Bitbucket Data Center pr:opened / pr:from_ref_updated: refs/pull-requests/N/from. */
+static int
+hooks_pr_bitbucket_server(const struct config_workspace *ws, json_t *doc,
+                          struct hook_push *push, char **reason)
+{
+    const json_t *pr = json_object_get(doc, "pullRequest");
+    const json_t *to = json_object_get(pr, "toRef"), *from = json_object_get(pr, "fromRef");
+    const json_t *trepo = json_object_get(to, "repository");
+    const char *key = json_string_value(json_object_get(json_object_get(trepo, "project"), "key"));
+    const char *slug = json_string_value(json_object_get(trepo, "slug"));
+    const char *target = json_string_value(json_object_get(to, "id"));
+    char *repo;
+    int rc;
+
+    (void)ws;
+    if (key == NULL || slug == NULL || target == NULL || strncmp(target, "refs/heads/", 11) != 0)
+        return set_error(reason, "not a request event: pullRequest.toRef is missing or not a branch");
+    repo = xasprintf("%s/%s", key, slug);
+    rc = hooks_pr_fill(push, json_object_get(pr, "id"), repo, target + 11,
+                       json_string_value(json_object_get(from, "latestCommit")),
+                       "refs/pull-requests/%s/from", reason);
+    free(repo);
+    return rc;
+}
+
 /* True if the configured URL names the repository "owner/name". */
 static bool
 hooks_repo_matches(const char *url, const char *full_name)
@@ -427,6 +612,8 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
     char *text = NULL, *prefix;
     size_t i, j, under;
     enum hook_verdict v;
+    bool pr = false;
+    int prc;
 
     memset(push, 0, sizeof *push);
     for (i = 0; i < nitems(hooks_hosts); i++) {
@@ -437,7 +624,8 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
             continue;
         /* X-Event-Key is Bitbucket's for both products: tell by the value. */
         if (hooks_hosts[i].host == GIT_HOST_BITBUCKET_SERVER && strncmp(event, "repo:refs_changed", 17) != 0 &&
-            strncmp(event, "diagnostics:", 12) != 0 && ws->git.host != GIT_HOST_BITBUCKET_SERVER)
+            strncmp(event, "diagnostics:", 12) != 0 && strncmp(event, "pr:", 3) != 0 &&
+            ws->git.host != GIT_HOST_BITBUCKET_SERVER)
             continue;
         hh = &hooks_hosts[i];
         break;
@@ -463,7 +651,9 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
         set_error(reason, "ping");
         return HOOK_IGNORE;
     }
-    if (strcmp(event, hh->push_event) != 0) {
+    for (j = 0; j < nitems(hh->pr_events); j++)
+        pr = pr || (hh->pr_events[j] != NULL && strcmp(event, hh->pr_events[j]) == 0);
+    if (!pr && strcmp(event, hh->push_event) != 0) {
         set_error(reason, "%s event \"%s\" ignored", hh->name, event);
         return HOOK_IGNORE;
     }
@@ -473,7 +663,8 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
         TAILQ_INIT(&form);
         if (evhttp_parse_query_str(text, &form) == 0 &&
             (payload = evhttp_find_header(&form, "payload")) != NULL) {
-            doc = jload_only(payload, strlen(payload), JSON_REJECT_DUPLICATES, hh->reads, &jerr);
+            doc = jload_only(payload, strlen(payload), JSON_REJECT_DUPLICATES,
+                             pr ? hh->pr_reads : hh->reads, &jerr);
         } else {
             memset(&jerr, 0, sizeof jerr); /* no line: not JSON's fault */
             snprintf(jerr.text, sizeof jerr.text, "no payload= field in the form");
@@ -481,23 +672,31 @@ hooks_git(const struct config_workspace *ws, const struct hook_headers *h,
         evhttp_clear_headers(&form);
         free(text);
     } else {
-        doc = jload_only(body, len, JSON_REJECT_DUPLICATES, hh->reads, &jerr);
+        doc = jload_only(body, len, JSON_REJECT_DUPLICATES, pr ? hh->pr_reads : hh->reads, &jerr);
     }
     if (doc == NULL) {
         hooks_bad_json(reason, &jerr);
         return HOOK_BAD;
     }
-    if (!json_is_object(doc) || hh->parse(ws, doc, push, reason) != 0) {
+    prc = json_is_object(doc) ? (pr ? hh->pr_parse : hh->parse)(ws, doc, push, reason) : -1;
+    if (prc != 0) {
         if (!json_is_object(doc))
             set_error(reason, "the body is not a JSON object");
         json_decref(doc);
-        return HOOK_BAD;
+        return prc > 0 ? HOOK_IGNORE : HOOK_BAD;
     }
     json_decref(doc);
 
     v = HOOK_IGNORE;
     if (!hooks_repo_matches(ws->git.url, push->repository)) {
-        set_error(reason, "push to repository %s, not this workspace's", push->repository);
+        set_error(reason, "%s repository %s, not this workspace's", pr ? "request in" : "push to",
+                  push->repository);
+    } else if (pr && strcmp(push->ref + 11, ws->git.branch) != 0) {
+        set_error(reason, "request %s targets branch %s, not %s", push->request, push->ref + 11,
+                  ws->git.branch);
+    } else if (pr) {
+        set_error(reason, "queued");
+        v = HOOK_QUEUE;
     } else if (strncmp(push->ref, "refs/heads/", 11) != 0) {
         set_error(reason, "%s is not a branch", push->ref);
     } else if (strcmp(push->ref + 11, ws->git.branch) != 0) {

@@ -606,7 +606,13 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "ignored", "reason", http_text(reason)));
         } else {
             status = 202;
-            if (git) {
+            if (git && push.request != NULL) {
+                log_info("request check queued", "workspace", wsname, "host", hooks_host_name(push.host),
+                         "repository", push.repository, "request", push.request,
+                         "ref", push.request_ref, "head", push.after, "delivery", delivery ? delivery : "");
+                queue_add_check(s->queue, wsname, push.request, push.request_ref, push.after,
+                                delivery, now_wall());
+            } else if (git) {
                 log_info("push queued", "workspace", wsname, "host", hooks_host_name(push.host),
                          "repository", push.repository, "ref", push.ref, "after", push.after,
                          "delivery", delivery ? delivery : "");

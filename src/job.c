@@ -20,6 +20,22 @@ job_resource_free(struct job_resource *r)
     memset(r, 0, sizeof *r);
 }
 
+bool
+job_wants_sync(const struct job *job)
+{
+    return job == NULL || job->full || job->git_moved || job->ndirty > 0;
+}
+
+void
+job_check_free(struct job_check *c)
+{
+    free(c->request);
+    free(c->ref);
+    free(c->sha);
+    free(c->delivery);
+    memset(c, 0, sizeof *c);
+}
+
 /* Free a job and everything it holds. */
 void
 job_free(struct job *job)
@@ -31,6 +47,9 @@ job_free(struct job *job)
     for (i = 0; i < job->ndirty; i++)
         job_resource_free(&job->dirty[i]);
     free(job->dirty);
+    for (i = 0; i < job->nchecks; i++)
+        job_check_free(&job->checks[i]);
+    free(job->checks);
     free(job->workspace);
     free(job->git_after);
     free(job->git_delivery);

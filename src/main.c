@@ -28,6 +28,7 @@ static const struct main_cmd main_cmds[] = {
     { "fmt", cmd_fmt, "rewrite resource files in canonical form", 0 },
     { "check-config", cmd_check_config, "check a configuration file", 0 },
     { "status", cmd_status, "show the running daemon's per-workspace status", 0 },
+    { "plan", cmd_plan, "show what merging a pull request would do to the platform", 1 },
 };
 
 static void

@@ -49,6 +49,8 @@ static const struct metrics_family metrics_families[] = {
     { "last_sync_timestamp_seconds", M_GAUGE, "When the last successful sync of a workspace ended." },
     { "event_to_commit_seconds", M_HISTOGRAM, "From a platform change event to its commit on the remote." },
     { "push_to_apply_seconds", M_HISTOGRAM, "From a push webhook to the platform holding the change." },
+    { "checks_total", M_COUNTER, "Pull request checks by workspace and result (ok, failed: invalid or guard, error)." },
+    { "request_to_status_seconds", M_HISTOGRAM, "From a pull request webhook to its commit status posted." },
     { "json_regions", M_GAUGE, "Parsed JSON texts (webhook bodies, platform answers) whose values are still in memory; 0 while idle." },
     { "build_info", M_GAUGE, "The running version." },
 };

@@ -162,6 +162,38 @@ queue_add_git(struct queue *q, const char *workspace, const char *after,
     pthread_mutex_unlock(&q->lock);
 }
 
+void
+queue_add_check(struct queue *q, const char *workspace, const char *request,
+                const char *ref, const char *sha, const char *delivery,
+                double received_at)
+{
+    struct job_check *c = NULL;
+    struct job *j;
+    size_t i;
+
+    pthread_mutex_lock(&q->lock);
+    if (!q->stopping) {
+        j = do_queue_job(q, do_queue_slot(q, workspace));
+        for (i = 0; i < j->nchecks && c == NULL; i++) {
+            if (strcmp(j->checks[i].request, request) == 0)
+                c = &j->checks[i];
+        }
+        if (c == NULL) {
+            j->checks = xreallocarray(j->checks, j->nchecks + 1, sizeof *j->checks);
+            c = &j->checks[j->nchecks++];
+        } else {
+            job_check_free(c);
+        }
+        c->request = xstrdup(request);
+        c->ref = xstrdup(ref);
+        c->sha = sha != NULL ? xstrdup(sha) : NULL;
+        c->delivery = delivery != NULL ? xstrdup(delivery) : NULL;
+        c->received_at = received_at;
+        do_queue_gauge(q);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
 /* True if a and b name the same resource. */
 static bool
 queue_same_resource(const struct job_resource *a, const struct job_resource *b)

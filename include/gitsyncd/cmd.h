@@ -30,6 +30,7 @@ int cmd_validate(int argc, char **argv);
 int cmd_fmt(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 /* Apply --log-level/--log-format over the configuration's log settings. */
 int cmd_apply_log_opts(void);

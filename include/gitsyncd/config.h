@@ -47,6 +47,13 @@ struct config_platform {
     char *actor;          /* X-Actor for writes, default "gitsyncd" identity */
 };
 
+/* The Git host's REST API, for pull request checks (DESIGN §11). */
+struct config_git_api {
+    char *url;      /* API base; NULL = derived from git.url */
+    char *token;    /* secret: API token; NULL = no checks reported */
+    char *username; /* with token: HTTP Basic (Bitbucket app passwords) */
+};
+
 struct config_git {
     char *url;
     char *branch;         /* default "main" */
@@ -68,6 +75,7 @@ struct config_git {
     long long timeout_ms; /* default 60 s */
     struct config_identity author;    /* fallback author and committer */
     struct config_identity committer; /* default: author */
+    struct config_git_api api;
 };
 
 struct config_sync {

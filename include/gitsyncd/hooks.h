@@ -39,10 +39,21 @@ struct hook_push {
     char **paths;       /* files the push touched, where listed */
     size_t npaths;
     bool paths_complete; /* false: the list may be cut (or absent) */
+    /*
+     * A pull/merge request event (opened, updated, reopened): request is
+     * its number (GitLab's iid, Bitbucket's id), request_ref the ref that
+     * holds its head (refs/pull/N/head, refs/merge-requests/N/head,
+     * refs/pull-requests/N/from, or the source branch), ref the branch it
+     * targets and after its head commit as the event says.  NULL for a push.
+     */
+    char *request;
+    char *request_ref;
 };
 
 /*
- * Verify and read a Git host's webhook for ws.  On HOOK_QUEUE *push is
+ * Verify and read a Git host's webhook for ws: a push, or a pull/merge
+ * request event (push->request set) for a request that targets the
+ * workspace branch.  On HOOK_QUEUE *push is
  * filled; *reason (always set, caller frees) is the answer's text: why it
  * was ignored or refused (naming the header at fault), or "queued".
  */

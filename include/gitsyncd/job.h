@@ -25,6 +25,15 @@ struct job_resource {
     double received_at; /* wall clock when the event arrived */
 };
 
+/* A pull/merge request to check (DESIGN §11), from one request event. */
+struct job_check {
+    char *request;     /* its number on the Git host */
+    char *ref;         /* the remote ref holding its head */
+    char *sha;         /* its head as the event named it, or NULL */
+    char *delivery;    /* the event's delivery id, or NULL */
+    double received_at; /* wall clock when the event arrived */
+};
+
 struct job {
     char *workspace;
     bool full;         /* compare everything (start-up, interval, overflow) */
@@ -35,6 +44,8 @@ struct job {
     struct job_resource *dirty; /* in arrival order, one entry per resource */
     size_t ndirty;
     double first_event_at; /* wall clock of the oldest event merged in */
+    struct job_check *checks; /* requests to check, one entry per request */
+    size_t nchecks;
 };
 
 /*
@@ -47,6 +58,10 @@ typedef int (*job_fn)(const struct config *cfg,
                       const struct job *job, void *arg);
 
 void job_free(struct job *job);
+/* True if a job asks for a sync (not only for checks). */
+bool job_wants_sync(const struct job *job);
+/* Free the strings of one check (not c itself). */
+void job_check_free(struct job_check *c);
 /* Free the strings of one resource event (not r itself). */
 void job_resource_free(struct job_resource *r);
 

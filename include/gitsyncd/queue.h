@@ -25,6 +25,13 @@ void queue_add_full(struct queue *q, const char *workspace);
 /* A push arrived: the branch moved to after. */
 void queue_add_git(struct queue *q, const char *workspace, const char *after,
                    const char *delivery, double received_at);
+/*
+ * A pull/merge request wants a check: its head is at ref (sha as the
+ * event says).  A later event for the same request replaces it.
+ */
+void queue_add_check(struct queue *q, const char *workspace,
+                     const char *request, const char *ref, const char *sha,
+                     const char *delivery, double received_at);
 /* The platform changed a resource (r is copied). */
 void queue_add_resource(struct queue *q, const char *workspace,
                         const struct job_resource *r);

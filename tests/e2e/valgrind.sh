@@ -11,7 +11,7 @@ if grep -q '__asan_init' "$GITSYNCD" 2>/dev/null; then
 fi
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 9
+plan 10
 real=$GITSYNCD
 # JSON regions off, so that memcheck sees every JSON value as a block of
 # its own (a leaked value would hide inside a region); the ASan run covers
@@ -46,6 +46,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-GitHub-Event: push' 
 is "a forged webhook is refused" "$code" 401
 like "/metrics answers" "$(curl -s "http://127.0.0.1:$GPORT/metrics")" 'gitsyncd_webhook_requests_total.*code="401"'
 like "/status answers" "$(gitsyncd_status)" '"w"'
+# gitsyncd plan (its own process) under memcheck too: an edit in the clone.
+sed -i 's/^name: .*/name: Two planned/' "$T/clone/models/vg-two.yaml"
+GITSYNCD_JSON_REGIONS=0 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
+    --errors-for-leak-kinds=definite --error-exitcode=99 --num-callers=30 \
+    --suppressions="$top_srcdir/tests/valgrind.supp" --log-file="$T/valgrind-plan.log" \
+    "$real" --allow-root -c "$T/gitsyncd.yaml" plan w --dir "$T/clone" >"$T/plan.out" 2>&1
+is "gitsyncd plan under valgrind: the update, exit 0, no memcheck error" \
+    "$? $(grep -cE 'update +model/vg-two.*: name' "$T/plan.out") $(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$T/valgrind-plan.log" | tail -n 1)" "0 1 0"
 kill -HUP "$GPID"
 sleep 2
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GPORT/healthz")

@@ -382,6 +382,128 @@ test_standard_webhooks_vector(void **state)
     free(reason);
 }
 
+/* Pull/merge request events of every host: verified, read, filtered. */
+struct pr_case {
+    const char *file;
+    enum git_host host;
+    const char *url, *branch, *event_header, *event, *sig_header, *sig_prefix;
+    enum hook_verdict verdict;
+    const char *reason, *request, *request_ref, *after;
+    const char *edit_from, *edit_to; /* a change to the body before signing */
+};
+
+static const struct pr_case pr_cases[] = {
+    { "github-pull-request-opened.json", GIT_HOST_AUTO, "https://github.com/baxterthehacker/public-repo",
+      "master", "X-GitHub-Event", "pull_request", "X-Hub-Signature-256", "sha256=", HOOK_QUEUE, "queued",
+      "1", "refs/pull/1/head", "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", NULL, NULL },
+    { "github-pull-request-opened.json", GIT_HOST_GITHUB, "https://github.com/baxterthehacker/public-repo",
+      "master", "X-GitHub-Event", "pull_request", "X-Hub-Signature-256", "sha256=", HOOK_IGNORE,
+      "request action \"closed\" ignored", NULL, NULL, NULL, "\"action\": \"opened\"", "\"action\": \"closed\"" },
+    { "github-pull-request-opened.json", GIT_HOST_GITHUB, "https://github.com/baxterthehacker/public-repo",
+      "main", "X-GitHub-Event", "pull_request", "X-Hub-Signature-256", "sha256=", HOOK_IGNORE,
+      "request 1 targets branch master, not main", NULL, NULL, NULL, NULL, NULL },
+    { "github-pull-request-opened.json", GIT_HOST_GITHUB, "https://github.com/someone/else",
+      "master", "X-GitHub-Event", "pull_request", "X-Hub-Signature-256", "sha256=", HOOK_IGNORE,
+      "request in repository baxterthehacker/public-repo, not this workspace's", NULL, NULL, NULL, NULL, NULL },
+    { "gitea-pull-request-opened.json", GIT_HOST_GITEA, "https://gitea.example.com/example/example.git",
+      "master", "X-Gitea-Event", "pull_request", "X-Gitea-Signature", "", HOOK_QUEUE, "queued",
+      "2", "refs/pull/2/head", "48e773f892a831faa47c0a160d1b7f0cd369ae2a", NULL, NULL },
+    { "gitea-pull-request-opened.json", GIT_HOST_AUTO, "https://codeberg.org/example/example",
+      "master", "X-Forgejo-Event", "pull_request", "X-Forgejo-Signature", "", HOOK_QUEUE, "queued",
+      "2", "refs/pull/2/head", "48e773f892a831faa47c0a160d1b7f0cd369ae2a", NULL, NULL },
+    { "gitlab-merge-request-open.json", GIT_HOST_AUTO, "https://gitlab.example.com/gitlabhq/gitlab-test.git",
+      "master", "X-Gitlab-Event", "Merge Request Hook", NULL, NULL, HOOK_QUEUE, "queued",
+      "1", "refs/merge-requests/1/head", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", NULL, NULL },
+    { "bitbucket-cloud-pullrequest-created.json", GIT_HOST_AUTO, "https://bitbucket.org/team_name/repo_name",
+      "master", "X-Event-Key", "pullrequest:created", "X-Hub-Signature", "sha256=", HOOK_QUEUE, "queued",
+      "1", "refs/heads/branch2", "d3022fc0ca3d", NULL, NULL },
+    { "bitbucket-server-pr-opened.json", GIT_HOST_AUTO, "https://bb.example.com/scm/~gopher/webhook-test.git",
+      "master", "X-Event-Key", "pr:opened", "X-Hub-Signature", "sha256=", HOOK_QUEUE, "queued",
+      "5", "refs/pull-requests/5/from", "32a0b8a740c2963c6f56bd8baf3dc05683d299e0", NULL, NULL },
+    { "bitbucket-server-pr-from-ref-updated.json", GIT_HOST_BITBUCKET_SERVER,
+      "https://bb.example.com/scm/prj/my-repo.git", "master", "X-Event-Key", "pr:from_ref_updated",
+      "X-Hub-Signature", "sha256=", HOOK_QUEUE, "queued",
+      "2", "refs/pull-requests/2/from", "c00d0f269a9844dd168f72f6a9d78a9cff49a318", NULL, NULL },
+    { "github-pull-request-opened.json", GIT_HOST_GITHUB, "https://github.com/baxterthehacker/public-repo",
+      "master", "X-GitHub-Event", "pull_request", "X-Hub-Signature-256", "sha256=", HOOK_BAD,
+      "not a request event: its number, repository, target branch or head is missing", NULL, NULL, NULL,
+      "\"number\": 1", "\"number\": \"1/../2\"" },
+};
+
+static void
+test_pr_fixtures(void **state)
+{
+    struct hook_push push;
+    char *body, *reason = NULL, *at;
+    size_t len, i;
+    enum hook_verdict v;
+
+    (void)state;
+    for (i = 0; i < nitems(pr_cases); i++) {
+        const struct pr_case *c = &pr_cases[i];
+        struct config_workspace ws = workspace(c->host, c->url, c->branch);
+        struct hdrs h = { { NULL }, 0 };
+        struct hook_headers hh = { hdr_get, &h };
+
+        body = fixture(c->file, &len);
+        if (c->edit_from != NULL) {
+            at = strstr(body, c->edit_from);
+            if (at == NULL)
+                fail_msg("%s: no %s to edit", c->file, c->edit_from);
+            {
+                char *nb = xasprintf("%.*s%s%s", (int)(at - body), body, c->edit_to,
+                                     at + strlen(c->edit_from));
+
+                free(body);
+                body = nb;
+                len = strlen(body);
+            }
+        }
+        hdr_add(&h, c->event_header, c->event);
+        if (c->sig_header == NULL)
+            hdr_add(&h, "X-Gitlab-Token", SECRET);
+        else
+            hdr_add(&h, c->sig_header, hmac_hex(SECRET, body, len, c->sig_prefix));
+        v = hooks_git(&ws, &hh, body, len, &push, &reason);
+        if (v != c->verdict)
+            fail_msg("%s (case %zu): verdict %d, want %d (%s)", c->file, i, v, c->verdict, reason);
+        assert_string_equal(reason, c->reason);
+        if (c->request != NULL) {
+            assert_string_equal(push.request, c->request);
+            assert_string_equal(push.request_ref, c->request_ref);
+            assert_string_equal(push.after, c->after);
+            assert_string_equal(push.ref, "refs/heads/master");
+        }
+        hook_push_free(&push);
+        free(reason);
+        reason = NULL;
+        free(body);
+    }
+}
+
+/* A request event with a wrong signature is refused like a push. */
+static void
+test_pr_signature(void **state)
+{
+    struct config_workspace ws = workspace(GIT_HOST_GITLAB, "https://gitlab.example.com/gitlabhq/gitlab-test", "master");
+    struct hdrs h = { { NULL }, 0 };
+    struct hook_headers hh = { hdr_get, &h };
+    struct hook_push push;
+    char *body, *reason = NULL;
+    size_t len;
+
+    (void)state;
+    body = fixture("gitlab-merge-request-open.json", &len);
+    hdr_add(&h, "X-Gitlab-Event", "Merge Request Hook");
+    hdr_add(&h, "X-Gitlab-Token", "not-the-secret");
+    assert_int_equal(hooks_git(&ws, &hh, body, len, &push, &reason), HOOK_UNAUTHORIZED);
+    assert_string_equal(reason, "X-Gitlab-Token does not match");
+    assert_null(push.request);
+    hook_push_free(&push);
+    free(reason);
+    free(body);
+}
+
 int
 main(void)
 {
@@ -393,6 +515,8 @@ main(void)
         cmocka_unit_test(test_github_form),
         cmocka_unit_test(test_subpath_filter),
         cmocka_unit_test(test_standard_webhooks_vector),
+        cmocka_unit_test(test_pr_fixtures),
+        cmocka_unit_test(test_pr_signature),
     };
 
     return cmocka_run_group_tests_name("hooks", tests, NULL, NULL);

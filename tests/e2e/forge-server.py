@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""A stateful test Git host: the REST endpoints gitsyncd's pull request
+checks call, for each of the five hosts, with the request and answer
+shapes and states their API documentation gives, recording what it got.
+
+Mounted per host under a prefix (the test points git.api.url there):
+  /github          GitHub REST (behind Stoplight Prism with GitHub's own
+                   OpenAPI description in the tests):
+                   POST /repos/{o}/{r}/statuses/{sha}           -> 201 status
+                   GET  /repos/{o}/{r}/issues/{n}/comments       per_page, page, Link
+                   POST /repos/{o}/{r}/issues/{n}/comments       -> 201 issue-comment
+                   PATCH /repos/{o}/{r}/issues/comments/{id}     -> 200 issue-comment
+  /gitea/api/v1    the same routes, Gitea's CommitStatus and Comment shapes
+                   (page, limit, Link)
+  /gitlab/api/v4   POST /projects/{id}/statuses/{sha}  (state pending,
+                   running, success, failed, canceled; name)
+                   GET/POST /projects/{id}/merge_requests/{iid}/notes,
+                   PUT .../notes/{note_id}; {id} is the URL-encoded path
+  /bitbucket/2.0   POST /repositories/{ws}/{repo}/commit/{sha}/statuses/build
+                   (state SUCCESSFUL, FAILED, INPROGRESS, STOPPED; key and
+                   url required), GET/POST .../pullrequests/{id}/comments
+                   ({"values", "next"}, pagelen, page; content.raw), PUT .../comments/{cid}
+  /bbs             Bitbucket Data Center: POST /rest/build-status/1.0/commits/{sha}
+                   (204; state, key, url required), under /rest/api/latest:
+                   GET .../pull-requests/{id}/activities (start, limit,
+                   isLastPage, nextPageStart; COMMENTED activities),
+                   POST .../pull-requests/{id}/comments {"text"}, PUT
+                   .../comments/{cid} {"text", "version"} (409 on a stale version)
+Every API request needs the host's token header (401 otherwise).
+With --git-root DIR, any path with ".git/" in it is served from DIR over
+Git's smart HTTP protocol (git http-backend), request refs included.
+
+Control routes, for the test only, under /_control:
+  POST /_control/fail   {"status": 429, "count": N, "headers": {...}}
+                        the next N API requests get that answer
+  POST /_control/seed   {"host": "github", "request": "7", "n": 150}
+                        N comments by someone else on a request
+  POST /_control/public {"host": "/github", "url": "http://prism"}: the base
+                        that Link headers of that prefix name (a proxy in front)
+  POST /_control/link   {"url": "http://..."}: GET listings of comments
+                        name this URL as their next page (then forget it)
+  GET  /_control/log    [{"host","method","path","body","auth"}]
+  GET  /_control/state  {"statuses": [...], "comments": {host: {req: [...]}}}
+
+  forge-server.py --port P --token T [--git-root DIR]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+HOSTS = [("github", "/github"), ("gitea", "/gitea/api/v1"), ("gitlab", "/gitlab/api/v4"),
+         ("bitbucket", "/bitbucket/2.0"), ("bbs", "/bbs")]
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def gh_user(login="gitsyncd-bot", uid=1):
+    u = "https://api.github.com/users/" + login
+    return {"login": login, "id": uid, "node_id": "MDQ6VXNlcjE=",
+            "avatar_url": "https://github.com/images/error/octocat_happy.gif",
+            "gravatar_id": "", "url": u, "html_url": "https://github.com/" + login,
+            "followers_url": u + "/followers", "following_url": u + "/following{/other_user}",
+            "gists_url": u + "/gists{/gist_id}", "starred_url": u + "/starred{/owner}{/repo}",
+            "subscriptions_url": u + "/subscriptions", "organizations_url": u + "/orgs",
+            "repos_url": u + "/repos", "events_url": u + "/events{/privacy}",
+            "received_events_url": u + "/received_events", "type": "User",
+            "site_admin": False}
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.log = []
+        self.fail = []
+        self.statuses = []
+        self.comments = {h: {} for h, _ in HOSTS}
+        self.next_id = 1000
+        self.link = None
+        self.public = {}
+
+    def new_id(self):
+        self.next_id += 1
+        return self.next_id
+
+
+S = State()
+TOKEN = None
+GIT_ROOT = None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def answer(self, code, obj=None, headers=None):
+        body = b"" if obj is None else json.dumps(obj).encode()
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if obj is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.route("GET")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def do_PATCH(self):
+        self.route("PATCH")
+
+    def do_PUT(self):
+        self.route("PUT")
+
+    def read_body(self):
+        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def git_backend(self, method, u, raw):
+        """The repository over smart HTTP, through git http-backend (CGI)."""
+        env = {"GIT_PROJECT_ROOT": GIT_ROOT, "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": u.path,
+               "QUERY_STRING": u.query, "REQUEST_METHOD": method, "REMOTE_ADDR": "127.0.0.1",
+               "REMOTE_USER": "test", "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+               "CONTENT_LENGTH": str(len(raw)), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+               "GIT_PROTOCOL": self.headers.get("Git-Protocol", "")}
+        p = subprocess.run(["git", "http-backend"], input=raw, env=env, capture_output=True)
+        sep = b"\r\n\r\n" if b"\r\n\r\n" in p.stdout else b"\n\n"
+        head, _, body = p.stdout.partition(sep)
+        status, headers = 200, []
+        for line in head.decode("latin-1").splitlines():
+            if ":" not in line:
+                continue
+            k, v = line.split(":", 1)
+            if k.lower() == "status":
+                status = int(v.split()[0])
+            else:
+                headers.append((k, v.strip()))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def route(self, method):
+        raw = self.read_body()
+        if GIT_ROOT is not None and ".git/" in urlparse(self.path).path:
+            return self.git_backend(method, urlparse(self.path), raw)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return self.answer(400, {"message": "Problems parsing JSON"})
+        u = urlparse(self.path)
+        if u.path.startswith("/_control/"):
+            return self.control(method, u.path[len("/_control/"):], body)
+        for host, prefix in HOSTS:
+            if u.path.startswith(prefix + "/"):
+                break
+        else:
+            return self.answer(404, {"message": "Not Found"})
+        path = u.path[len(prefix):]
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        auth = self.auth_ok(host)
+        with S.lock:
+            S.log.append({"host": host, "method": method, "path": path, "query": q,
+                          "body": body, "auth": auth,
+                          "authorization": self.headers.get("Authorization", "")})
+            fail = S.fail.pop(0) if S.fail else None
+        if fail is not None:
+            return self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
+        if not auth:
+            return self.answer(401, {"message": "Bad credentials"})
+        return getattr(self, "h_" + host)(method, path, q, body)
+
+    def auth_ok(self, host):
+        want = {"github": ("Authorization", "Bearer " + TOKEN),
+                "gitea": ("Authorization", "token " + TOKEN),
+                "gitlab": ("PRIVATE-TOKEN", TOKEN),
+                "bitbucket": ("Authorization", "Bearer " + TOKEN),
+                "bbs": ("Authorization", "Bearer " + TOKEN)}[host]
+        return self.headers.get(want[0]) == want[1]
+
+    def control(self, method, what, body):
+        with S.lock:
+            if what == "fail":
+                S.fail.extend([body] * body.get("count", 1))
+                return self.answer(200, {})
+            if what == "seed":
+                lst = S.comments[body["host"]].setdefault(str(body["request"]), [])
+                for i in range(body["n"]):
+                    lst.append({"id": S.new_id(), "body": "comment %d by a human" % i,
+                                "version": 0, "at": now()})
+                return self.answer(200, {})
+            if what == "public":
+                S.public[body["host"]] = body["url"]
+                return self.answer(200, {})
+            if what == "link":
+                S.link = body["url"]
+                return self.answer(200, {})
+            if what == "log":
+                return self.answer(200, S.log)
+            if what == "state":
+                return self.answer(200, {"statuses": S.statuses, "comments": S.comments})
+        return self.answer(404, {"message": "no such control route"})
+
+    # -- paging helpers ------------------------------------------------
+    def page(self, lst, page, size):
+        start = (page - 1) * size
+        return lst[start:start + size], start + size < len(lst)
+
+    def link_header(self, prefix, path, q, page, more, size_key):
+        if S.link is not None:
+            url, S.link = S.link, None
+            return {"Link": '<%s>; rel="next"' % url}
+        if not more:
+            return {}
+        base = S.public.get(prefix) or "http://%s%s" % (self.headers.get("Host"), prefix)
+        q = dict(q, page=str(page + 1))
+        qs = "&".join("%s=%s" % kv for kv in sorted(q.items()))
+        return {"Link": '<%s%s?%s>; rel="next"' % (base, path, qs)}
+
+    # -- GitHub --------------------------------------------------------
+    def h_github(self, method, path, q, body):
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", path)
+        if m and method == "POST":
+            if not isinstance(body, dict) or body.get("state") not in ("error", "failure", "pending", "success"):
+                return self.answer(422, {"message": "Validation Failed", "errors": [{"field": "state"}]})
+            with S.lock:
+                sid = S.new_id()
+                S.statuses.append({"host": "github", "sha": m.group(3), "state": body["state"],
+                                   "context": body.get("context"), "description": body.get("description"),
+                                   "url": body.get("target_url")})
+            return self.answer(201, {
+                "url": "https://api.github.com/repos/%s/%s/statuses/%s" % m.groups(),
+                "avatar_url": None, "id": sid, "node_id": "MDY6U3RhdHVzMQ==",
+                "state": body["state"], "description": body.get("description"),
+                "target_url": body.get("target_url"), "context": body.get("context", "default"),
+                "created_at": now(), "updated_at": now(), "creator": gh_user()})
+        return self.issue_comments("github", "/github", method, path, q, body)
+
+    def gh_comment(self, o, r, n, c):
+        return {"id": c["id"], "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
+                "url": "https://api.github.com/repos/%s/%s/issues/comments/%d" % (o, r, c["id"]),
+                "html_url": "https://github.com/%s/%s/pull/%s#issuecomment-%d" % (o, r, n, c["id"]),
+                "issue_url": "https://api.github.com/repos/%s/%s/issues/%s" % (o, r, n),
+                "body": c["body"], "user": gh_user(), "created_at": c["at"], "updated_at": c["at"],
+                "author_association": "NONE"}
+
+    def gitea_comment(self, o, r, n, c):
+        return {"id": c["id"], "body": c["body"], "html_url": "http://gitea/%s/%s/pulls/%s" % (o, r, n),
+                "pull_request_url": "http://gitea/%s/%s/pulls/%s" % (o, r, n), "issue_url": "",
+                "user": {"id": 1, "login": "gitsyncd-bot"}, "created_at": c["at"], "updated_at": c["at"]}
+
+    def issue_comments(self, host, prefix, method, path, q, body):
+        shape = self.gh_comment if host == "github" else self.gitea_comment
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues/([0-9]+)/comments", path)
+        if m:
+            o, r, n = m.groups()
+            with S.lock:
+                lst = S.comments[host].setdefault(n, [])
+                if method == "GET":
+                    size = int(q.get("per_page" if host == "github" else "limit", 30))
+                    page = int(q.get("page", 1))
+                    items, more = self.page(lst, page, size)
+                    return self.answer(200, [shape(o, r, n, c) for c in items],
+                                       self.link_header(prefix, path, q, page, more, None))
+                if method == "POST":
+                    if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+                        return self.answer(422, {"message": "Validation Failed"})
+                    c = {"id": S.new_id(), "body": body["body"], "version": 0, "at": now()}
+                    lst.append(c)
+                    return self.answer(201, shape(o, r, n, c))
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues/comments/([0-9]+)", path)
+        if m and method == "PATCH":
+            o, r, cid = m.groups()
+            with S.lock:
+                for n, lst in S.comments[host].items():
+                    for c in lst:
+                        if c["id"] == int(cid):
+                            c["body"] = body["body"]
+                            c["version"] += 1
+                            return self.answer(200, shape(o, r, n, c))
+            return self.answer(404, {"message": "Not Found"})
+        return self.answer(404, {"message": "Not Found"})
+
+    # -- Gitea ---------------------------------------------------------
+    def h_gitea(self, method, path, q, body):
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", path)
+        if m and method == "POST":
+            if not isinstance(body, dict) or body.get("state") not in ("pending", "success", "error", "failure", "warning"):
+                return self.answer(422, {"message": "invalid state"})
+            with S.lock:
+                sid = S.new_id()
+                S.statuses.append({"host": "gitea", "sha": m.group(3), "state": body["state"],
+                                   "context": body.get("context"), "description": body.get("description"),
+                                   "url": body.get("target_url")})
+            return self.answer(201, {"id": sid, "status": body["state"], "context": body.get("context"),
+                                     "description": body.get("description"),
+                                     "target_url": body.get("target_url"), "created_at": now(),
+                                     "updated_at": now()})
+        return self.issue_comments("gitea", "/gitea/api/v1", method, path, q, body)
+
+    # -- GitLab --------------------------------------------------------
+    def h_gitlab(self, method, path, q, body):
+        m = re.fullmatch(r"/projects/([^/]+)/statuses/([0-9a-f]{40})", path)
+        if m and method == "POST":
+            if not isinstance(body, dict) or body.get("state") not in ("pending", "running", "success", "failed", "canceled"):
+                return self.answer(400, {"message": "state does not have a valid value"})
+            with S.lock:
+                sid = S.new_id()
+                S.statuses.append({"host": "gitlab", "project": m.group(1), "sha": m.group(2),
+                                   "state": body["state"], "context": body.get("name"),
+                                   "description": body.get("description"), "url": body.get("target_url")})
+            return self.answer(201, {"id": sid, "sha": m.group(2), "status": body["state"],
+                                     "name": body.get("name", "default"),
+                                     "description": body.get("description"),
+                                     "target_url": body.get("target_url"), "created_at": now()})
+        m = re.fullmatch(r"/projects/([^/]+)/merge_requests/([0-9]+)/notes", path)
+        if m:
+            n = m.group(2)
+            with S.lock:
+                lst = S.comments["gitlab"].setdefault(n, [])
+                if method == "GET":
+                    size, page = int(q.get("per_page", 20)), int(q.get("page", 1))
+                    items, more = self.page(lst, page, size)
+                    return self.answer(200, [self.gl_note(c) for c in items],
+                                       self.link_header("/gitlab/api/v4", path, q, page, more, None))
+                if method == "POST":
+                    if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+                        return self.answer(400, {"error": "body is missing"})
+                    c = {"id": S.new_id(), "body": body["body"], "version": 0, "at": now()}
+                    lst.append(c)
+                    return self.answer(201, self.gl_note(c))
+        m = re.fullmatch(r"/projects/([^/]+)/merge_requests/([0-9]+)/notes/([0-9]+)", path)
+        if m and method == "PUT":
+            with S.lock:
+                for c in S.comments["gitlab"].get(m.group(2), []):
+                    if c["id"] == int(m.group(3)):
+                        c["body"] = body["body"]
+                        c["version"] += 1
+                        return self.answer(200, self.gl_note(c))
+            return self.answer(404, {"message": "404 Not found"})
+        return self.answer(404, {"message": "404 Not found"})
+
+    def gl_note(self, c):
+        return {"id": c["id"], "type": None, "body": c["body"], "author": {"id": 1, "username": "gitsyncd-bot"},
+                "created_at": c["at"], "updated_at": c["at"], "system": False,
+                "noteable_type": "MergeRequest", "resolvable": False}
+
+    # -- Bitbucket Cloud -----------------------------------------------
+    def h_bitbucket(self, method, path, q, body):
+        m = re.fullmatch(r"/repositories/([^/]+)/([^/]+)/commit/([0-9a-f]{40})/statuses/build", path)
+        if m and method == "POST":
+            if (not isinstance(body, dict) or body.get("state") not in ("SUCCESSFUL", "FAILED", "INPROGRESS", "STOPPED")
+                    or not body.get("key") or not body.get("url")):
+                return self.answer(400, {"type": "error", "error": {"message": "key, state and url are required"}})
+            with S.lock:
+                S.statuses.append({"host": "bitbucket", "sha": m.group(3), "state": body["state"],
+                                   "context": body["key"], "description": body.get("description"),
+                                   "url": body["url"]})
+            return self.answer(201, {"type": "commitstatus", "key": body["key"], "state": body["state"],
+                                     "name": body.get("name"), "description": body.get("description"),
+                                     "url": body["url"], "created_on": now(), "updated_on": now()})
+        m = re.fullmatch(r"/repositories/([^/]+)/([^/]+)/pullrequests/([0-9]+)/comments", path)
+        if m:
+            n = m.group(3)
+            with S.lock:
+                lst = S.comments["bitbucket"].setdefault(n, [])
+                if method == "GET":
+                    size, page = int(q.get("pagelen", 10)), int(q.get("page", 1))
+                    items, more = self.page(lst, page, size)
+                    out = {"pagelen": size, "page": page, "size": len(lst),
+                           "values": [self.bb_comment(c) for c in items]}
+                    if S.link is not None:
+                        out["next"], S.link = S.link, None
+                    elif more:
+                        out["next"] = "http://%s/bitbucket/2.0%s?pagelen=%d&page=%d" % (
+                            self.headers.get("Host"), path, size, page + 1)
+                    return self.answer(200, out)
+                if method == "POST":
+                    raw = ((body or {}).get("content") or {}).get("raw")
+                    if not isinstance(raw, str):
+                        return self.answer(400, {"type": "error", "error": {"message": "content.raw is required"}})
+                    c = {"id": S.new_id(), "body": raw, "version": 0, "at": now()}
+                    lst.append(c)
+                    return self.answer(201, self.bb_comment(c))
+        m = re.fullmatch(r"/repositories/([^/]+)/([^/]+)/pullrequests/([0-9]+)/comments/([0-9]+)", path)
+        if m and method == "PUT":
+            with S.lock:
+                for c in S.comments["bitbucket"].get(m.group(3), []):
+                    if c["id"] == int(m.group(4)):
+                        c["body"] = body["content"]["raw"]
+                        c["version"] += 1
+                        return self.answer(200, self.bb_comment(c))
+        return self.answer(404, {"type": "error", "error": {"message": "Resource not found"}})
+
+    def bb_comment(self, c):
+        return {"type": "pullrequest_comment", "id": c["id"], "created_on": c["at"], "updated_on": c["at"],
+                "content": {"type": "rendered", "raw": c["body"], "markup": "markdown", "html": ""},
+                "user": {"type": "user", "display_name": "gitsyncd bot"}, "deleted": False}
+
+    # -- Bitbucket Data Center -----------------------------------------
+    def h_bbs(self, method, path, q, body):
+        m = re.fullmatch(r"/rest/build-status/1.0/commits/([0-9a-f]{40})", path)
+        if m and method == "POST":
+            if (not isinstance(body, dict) or body.get("state") not in ("SUCCESSFUL", "FAILED", "INPROGRESS")
+                    or not body.get("key") or not body.get("url")):
+                return self.answer(400, {"errors": [{"message": "state, key and url are required"}]})
+            with S.lock:
+                S.statuses.append({"host": "bbs", "sha": m.group(1), "state": body["state"],
+                                   "context": body["key"], "description": body.get("description"),
+                                   "url": body["url"]})
+            return self.answer(204)
+        base = r"/rest/api/latest/projects/([^/]+)/repos/([^/]+)/pull-requests/([0-9]+)"
+        m = re.fullmatch(base + "/activities", path)
+        if m and method == "GET":
+            n = m.group(3)
+            with S.lock:
+                lst = S.comments["bbs"].setdefault(n, [])
+                start, limit = int(q.get("start", 0)), int(q.get("limit", 25))
+                acts = [{"id": c["id"] + 50000, "createdDate": 0, "user": {"name": "bot"},
+                         "action": "COMMENTED", "commentAction": "ADDED",
+                         "comment": {"id": c["id"], "version": c["version"], "text": c["body"]}}
+                        for c in reversed(lst)]
+                acts.append({"id": 1, "action": "OPENED", "user": {"name": "dev"}})
+                items = acts[start:start + limit]
+                last = start + limit >= len(acts)
+                out = {"size": len(items), "limit": limit, "isLastPage": last, "start": start,
+                       "values": items}
+                if not last:
+                    out["nextPageStart"] = start + limit
+                return self.answer(200, out)
+        m = re.fullmatch(base + "/comments", path)
+        if m and method == "POST":
+            if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+                return self.answer(400, {"errors": [{"message": "text is required"}]})
+            with S.lock:
+                c = {"id": S.new_id(), "body": body["text"], "version": 0, "at": now()}
+                S.comments["bbs"].setdefault(m.group(3), []).append(c)
+            return self.answer(201, {"id": c["id"], "version": 0, "text": c["body"]})
+        m = re.fullmatch(base + "/comments/([0-9]+)", path)
+        if m and method == "PUT":
+            with S.lock:
+                for c in S.comments["bbs"].get(m.group(3), []):
+                    if c["id"] == int(m.group(4)):
+                        if body.get("version") != c["version"]:
+                            return self.answer(409, {"errors": [{"message": "the comment was modified",
+                                                                  "exceptionName": "CommentOutOfDateException"}]})
+                        c["body"] = body["text"]
+                        c["version"] += 1
+                        return self.answer(200, {"id": c["id"], "version": c["version"], "text": c["body"]})
+        return self.answer(404, {"errors": [{"message": "not found"}]})
+
+
+def main():
+    global TOKEN, GIT_ROOT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--git-root")
+    a = ap.parse_args()
+    TOKEN = a.token
+    GIT_ROOT = a.git_root
+    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    srv.daemon_threads = True
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
