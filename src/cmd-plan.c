@@ -46,6 +46,7 @@ cmd_plan(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     const struct config_workspace *ws;
@@ -55,9 +56,9 @@ cmd_plan(int argc, char **argv)
     const char *path, *ref = NULL, *dir = NULL, *format = "text", *name = NULL;
     char *err = NULL, *text;
     json_t *j;
-    int c, rc;
+    int c, rc, r;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             ref = optarg;
@@ -72,7 +73,11 @@ cmd_plan(int argc, char **argv)
             plan_usage(stdout);
             return EXIT_OK;
         default:
-            plan_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                plan_usage(stderr);
             return EXIT_USAGE;
         }
     }
