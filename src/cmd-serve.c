@@ -82,9 +82,9 @@ serve_issues(const struct reconcile_issues *list)
     size_t i;
 
     for (i = 0; i < list->n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s?, s:s}", "kind", list->v[i].kind,
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "kind", list->v[i].kind,
                                            "slug", list->v[i].slug, "path", list->v[i].path,
-                                           "message", list->v[i].message));
+                                           "id", list->v[i].id, "message", list->v[i].message));
     return a;
 }
 
@@ -140,7 +140,10 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
     metrics_set("conflicts_open", (double)rep.conflicts_open.n, "workspace", w, (char *)NULL);
     metrics_set("refused_deletes", (double)rep.refused_deletes.n, "workspace", w, (char *)NULL);
     if (rc == 0) {
-        metrics_set("invalid_resources", (double)rep.invalid.n, "workspace", w, (char *)NULL);
+        metrics_set("invalid_resources", (double)(rep.invalid.n + rep.invalid_platform.n),
+                    "workspace", w, (char *)NULL);
+        metrics_set("invalid_platform_objects", (double)rep.invalid_platform.n, "workspace", w,
+                    (char *)NULL);
         metrics_set("last_sync_timestamp_seconds", now_wall(), "workspace", w, (char *)NULL);
     }
     for (i = 0; i < rep.nevent_to_commit; i++)
@@ -161,6 +164,7 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
         json_object_set_new(st, "refused_deletes", serve_issues(&rep.refused_deletes));
         json_object_set_new(st, "unresolved_conflicts", serve_issues(&rep.conflicts_open));
         json_object_set_new(st, "apply_errors", serve_issues(&rep.apply_errors));
+        json_object_set_new(st, "invalid_resources", serve_issues(&rep.invalid_platform));
         json_object_set_new(st, "last_error", json_null());
     } else {
         json_object_set_new(st, "last_error", json_string(err != NULL ? err : "unknown"));

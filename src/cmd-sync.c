@@ -30,17 +30,29 @@ sync_usage(FILE *f)
             "  -h, --help\n");
 }
 
+/* Print s on one line: a platform's slug may hold a newline. */
+static void
+sync_print_line(const char *s)
+{
+    for (; *s != '\0'; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 /* Print one list of issues under a heading. */
 static void
 sync_print_issues(const char *title, const struct reconcile_issues *list)
 {
     size_t i;
 
-    for (i = 0; i < list->n; i++)
-        printf("  %s: %s/%s%s%s: %s\n", title, list->v[i].kind,
-               list->v[i].slug, list->v[i].path ? " (" : "",
+    for (i = 0; i < list->n; i++) {
+        printf("  %s: %s/", title, list->v[i].kind);
+        sync_print_line(list->v[i].slug);
+        printf("%s%s%s: ", list->v[i].path ? " (" : "",
                list->v[i].path ? list->v[i].path : "",
-               list->v[i].message);
+               list->v[i].path ? ")" : "");
+        sync_print_line(list->v[i].message);
+        printf("\n");
+    }
 }
 
 int
@@ -115,7 +127,8 @@ cmd_sync(int argc, char **argv)
     sync_print_issues("refused delete", &rep.refused_deletes);
     sync_print_issues("conflict", &rep.conflicts_open);
     sync_print_issues("apply error", &rep.apply_errors);
-    left = (int)(rep.invalid.n + rep.refused_deletes.n +
+    sync_print_issues("invalid platform object", &rep.invalid_platform);
+    left = (int)(rep.invalid.n + rep.invalid_platform.n + rep.refused_deletes.n +
                  rep.conflicts_open.n + rep.apply_errors.n);
     if (rc == 0)
         log_info("sync finished", "workspace", ws->name);
