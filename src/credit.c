@@ -138,27 +138,6 @@ credit_same(git_tree *a, git_tree *b, const char *path)
     return same;
 }
 
-/* Did commit (tree t, parents' trees pt[0..np)) change path? */
-static bool
-credit_changed(git_tree *t, git_tree **pt, size_t np, const char *path)
-{
-    git_tree_entry *e = NULL;
-    size_t i;
-
-    if (np == 0) {
-        if (git_tree_entry_bypath(&e, t, path) != 0)
-            return false;
-        git_tree_entry_free(e);
-        return true;
-    }
-    for (i = 0; i < np; i++) {
-        /* Unchanged from one parent: the change came through that one. */
-        if (pt[i] == NULL || credit_same(t, pt[i], path))
-            return false;
-    }
-    return true;
-}
-
 /* A commit gitsyncd made itself (it carries the Gitsyncd-Event trailer). */
 static bool
 credit_is_ours(const git_commit *c)
@@ -168,11 +147,72 @@ credit_is_ours(const git_commit *c)
     return msg != NULL && strstr(msg, "\nGitsyncd-Event: ") != NULL;
 }
 
+/* A path to credit, and where its answer goes; sorted by path. */
+struct credit_path {
+    const char *path;
+    size_t i;
+};
+
+static int
+credit_path_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct credit_path *)a)->path,
+                  ((const struct credit_path *)b)->path);
+}
+
+/*
+ * Credit commit c (tree t, parents' trees pt[0..np)) with the paths it
+ * changed that still wait for an author.  The paths changed since the
+ * first parent come from a tree diff (identical subtrees cost nothing,
+ * so a commit costs what it changed, not what it holds); a merge changed
+ * a path only if it differs from every other parent too.  Returns how
+ * many paths it credited.
+ */
+static size_t
+credit_commit(git_repository *repo, git_commit *c, git_tree *t,
+              git_tree **pt, size_t np, const struct credit_path *sorted,
+              size_t n, char **actors)
+{
+    struct credit_path key, *hit;
+    const git_diff_delta *d;
+    git_diff *diff = NULL;
+    char *author = NULL;
+    size_t nd, k, j, got = 0;
+    bool changed;
+
+    if (np > 0 && pt[0] == NULL)
+        return 0;
+    if (git_diff_tree_to_tree(&diff, repo, np > 0 ? pt[0] : NULL, t, NULL) != 0)
+        return 0;
+    nd = git_diff_num_deltas(diff);
+    for (k = 0; k < nd; k++) {
+        d = git_diff_get_delta(diff, k);
+        key.path = d->new_file.path != NULL ? d->new_file.path : d->old_file.path;
+        hit = key.path != NULL ? bsearch(&key, sorted, n, sizeof *sorted, credit_path_cmp)
+                               : NULL;
+        if (hit == NULL || actors[hit->i] != NULL)
+            continue;
+        changed = true;
+        for (j = 1; j < np && changed; j++)
+            changed = pt[j] != NULL && !credit_same(t, pt[j], hit->path);
+        if (!changed)
+            continue;
+        if (author == NULL)
+            author = credit_author_of(c);
+        actors[hit->i] = xstrdup(author != NULL ? author : "");
+        got++;
+    }
+    free(author);
+    git_diff_free(diff);
+    return got;
+}
+
 int
 credit_authors(git_repository *repo, const git_oid *head,
                const char *const *paths, size_t n, size_t max_commits,
                char **actors, char **err)
 {
+    struct credit_path *sorted = xcalloc(n + 1, sizeof *sorted);
     git_revwalk *walk = NULL;
     git_commit *c = NULL, *parent;
     git_tree *t = NULL, **pt = NULL;
@@ -181,8 +221,12 @@ credit_authors(git_repository *repo, const git_oid *head,
     size_t left = n, seen = 0, np, i;
     int rc = -1;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         actors[i] = NULL;
+        sorted[i].path = paths[i];
+        sorted[i].i = i;
+    }
+    qsort(sorted, n, sizeof *sorted, credit_path_cmp);
     if (git_revwalk_new(&walk, repo) != 0 ||
         git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) != 0 ||
         git_revwalk_push(walk, head) != 0) {
@@ -210,16 +254,7 @@ credit_authors(git_repository *repo, const git_oid *head,
                 pt[i] = NULL;
             git_commit_free(parent);
         }
-        author = NULL;
-        for (i = 0; i < n; i++) {
-            if (actors[i] != NULL || !credit_changed(t, pt, np, paths[i]))
-                continue;
-            if (author == NULL)
-                author = credit_author_of(c);
-            actors[i] = xstrdup(author != NULL ? author : "");
-            left--;
-        }
-        free(author);
+        left -= credit_commit(repo, c, t, pt, np, sorted, n, actors);
         for (i = 0; i < np; i++)
             git_tree_free(pt[i]);
         free(pt);
@@ -232,6 +267,7 @@ credit_authors(git_repository *repo, const git_oid *head,
     rc = 0;
 out:
     git_revwalk_free(walk);
+    free(sorted);
     /* Not found within the walk: the author of head, as before. */
     if (left > 0 && git_commit_lookup(&c, repo, head) == 0) {
         author = credit_author_of(c);
