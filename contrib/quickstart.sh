@@ -51,13 +51,18 @@ install_packages() {
     done
 }
 
-# json-server (npm) is the third-party REST peer of the tests.
+# json-server (npm) is the third-party REST peer of the tests; Stoplight
+# Prism (npm) judges the hightouch profile's requests by Hightouch's
+# OpenAPI description (5.14.2: later versions need node 24).
+NODE_TOOLS="json-server@0.17.4 @stoplight/prism-cli@5.14.2"
 install_node_tools() {
     node_dir=$1/node
-    if [ ! -x "$node_dir/node_modules/.bin/json-server" ]; then
-        say "installing json-server from npm into $node_dir"
+    if [ ! -x "$node_dir/node_modules/.bin/json-server" ] ||
+       [ ! -x "$node_dir/node_modules/.bin/prism" ]; then
+        say "installing $NODE_TOOLS from npm into $node_dir"
         mkdir -p "$node_dir"
-        npm install --silent --no-audit --no-fund --prefix "$node_dir" json-server@0.17.4 >&2
+        # shellcheck disable=SC2086
+        npm install --silent --no-audit --no-fund --prefix "$node_dir" $NODE_TOOLS >&2
     fi
 }
 

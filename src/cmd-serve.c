@@ -165,6 +165,7 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
         json_object_set_new(st, "unresolved_conflicts", serve_issues(&rep.conflicts_open));
         json_object_set_new(st, "apply_errors", serve_issues(&rep.apply_errors));
         json_object_set_new(st, "invalid_resources", serve_issues(&rep.invalid_platform));
+        json_object_set_new(st, "not_applied", serve_issues(&rep.not_applied));
         json_object_set_new(st, "last_error", json_null());
     } else {
         json_object_set_new(st, "last_error", json_string(err != NULL ? err : "unknown"));

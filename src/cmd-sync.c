@@ -128,8 +128,10 @@ cmd_sync(int argc, char **argv)
     sync_print_issues("conflict", &rep.conflicts_open);
     sync_print_issues("apply error", &rep.apply_errors);
     sync_print_issues("invalid platform object", &rep.invalid_platform);
+    sync_print_issues("not applied", &rep.not_applied);
     left = (int)(rep.invalid.n + rep.invalid_platform.n + rep.refused_deletes.n +
-                 rep.conflicts_open.n + rep.apply_errors.n);
+                 rep.conflicts_open.n + rep.apply_errors.n +
+                 rep.not_applied.n);
     if (rc == 0)
         log_info("sync finished", "workspace", ws->name);
     else

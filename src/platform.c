@@ -19,6 +19,8 @@
 #define PLATFORM_MAX_PAGES 100000
 #define PLATFORM_BACKOFF_MS 100
 #define PLATFORM_BACKOFF_MAX_MS 5000
+/* How much of a validation error's details goes into a message. */
+#define PLATFORM_DETAILS_MAX 1000
 
 struct platform {
     const struct profile *profile;
@@ -179,6 +181,39 @@ platform_rate_wait(struct platform *pl)
     pl->window_pos = (pl->window_pos + 1) % pl->nwindow;
 }
 
+/*
+ * message, followed by what a validation error's details say field by
+ * field (Hightouch's ValidateErrorJSON: {"message", "details": {field:
+ * message}}), so that the user learns which field was refused.
+ */
+static char *
+platform_details(const char *message, const json_t *details)
+{
+    struct buf b;
+    const char *key;
+    json_t *v;
+    char *text;
+    bool any = false;
+
+    buf_init(&b);
+    buf_adds(&b, message);
+    json_object_foreach((json_t *)details, key, v) {
+        buf_adds(&b, any ? "; " : " (");
+        any = true;
+        if (b.len > PLATFORM_DETAILS_MAX) {
+            buf_adds(&b, "...");
+            break;
+        }
+        text = json_is_string(v) ? xstrdup(json_string_value(v))
+                                 : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        buf_printf(&b, "%.100s: %.200s", key, text != NULL ? text : "?");
+        free(text);
+    }
+    if (any)
+        buf_addc(&b, ')');
+    return buf_detach(&b);
+}
+
 /* The platform's own message from an error answer. */
 static char *
 platform_message(const struct platform_response *r)
@@ -193,7 +228,7 @@ platform_message(const struct platform_response *r)
             m = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
     }
     if (m != NULL)
-        return xstrdup(m);
+        return platform_details(m, json_object_get(r->json, "details"));
     if (r->body.len > 0)
         return xasprintf("%.300s", r->body.data);
     return xasprintf("HTTP %ld", r->code);
@@ -775,6 +810,26 @@ platform_get_by_slug(struct platform *pl, const struct profile_kind *k,
     return PLATFORM_OK;
 }
 
+/*
+ * The part of body that a write accepts (w's fields, in body's order), or
+ * all of it when the profile lists none.
+ */
+static json_t *
+platform_write_body(const struct profile_write *w, const json_t *body)
+{
+    const char *key;
+    json_t *out, *v;
+
+    if (!w->restricted)
+        return json_incref((json_t *)body);
+    out = json_object();
+    json_object_foreach((json_t *)body, key, v) {
+        if (profile_write_allows(w, key))
+            json_object_set(out, key, v);
+    }
+    return out;
+}
+
 enum platform_result
 platform_create(struct platform *pl, const struct profile_kind *k,
                 const json_t *body, const char *actor, json_t **result,
@@ -783,15 +838,29 @@ platform_create(struct platform *pl, const struct profile_kind *k,
     struct platform_response r;
     enum platform_result res;
     const char *slug = json_string_value(json_object_get(body, k->slug_field));
-    char *url = platform_url(pl, k->collection, NULL);
-    char *what = xasprintf("%s %s", k->name, slug != NULL ? slug : "(no slug)");
+    char *url, *what = xasprintf("%s %s", k->name, slug != NULL ? slug : "(no slug)");
+    json_t *sent;
+    size_t i;
 
-    res = platform_request(pl, "POST", url, body, actor, what, &r, err);
+    for (i = 0; i < k->create.nrequired; i++) {
+        if (json_object_get(body, k->create.required[i]) == NULL) {
+            set_error(err, "create %s: the %s API requires \"%s\" to create "
+                           "a %s, and the file has none", what,
+                      pl->profile->name, profile_git_name(k, k->create.required[i]),
+                      k->name);
+            free(what);
+            return PLATFORM_INVALID;
+        }
+    }
+    url = platform_url(pl, k->collection, NULL);
+    sent = platform_write_body(&k->create, body);
+    res = platform_request(pl, "POST", url, sent, actor, what, &r, err);
     if (res == PLATFORM_OK) {
         if (result != NULL)
             *result = json_incref(r.json);
         platform_response_free(&r);
     }
+    json_decref(sent);
     free(url);
     free(what);
     return res;
@@ -807,15 +876,74 @@ platform_update(struct platform *pl, const struct profile_kind *k,
     const char *slug = json_string_value(json_object_get(body, k->slug_field));
     char *url = platform_url(pl, k->item, id);
     char *what = xasprintf("%s %s", k->name, slug != NULL ? slug : id);
-    res = platform_request(pl, k->update_method, url, body, actor, what, &r, err);
+    json_t *sent = platform_write_body(&k->update, body);
+
+    res = platform_request(pl, k->update_method, url, sent, actor, what, &r, err);
     if (res == PLATFORM_OK) {
         if (result != NULL)
             *result = json_incref(r.json);
         platform_response_free(&r);
     }
+    json_decref(sent);
     free(url);
     free(what);
     return res;
+}
+
+/* True if field is one the Git form never holds (dropped, or the id). */
+static bool
+platform_server_field(const struct profile_kind *k, const char *field)
+{
+    size_t i;
+
+    if (strcmp(field, k->id_field) == 0)
+        return true;
+    for (i = 0; i < k->ndrop; i++) {
+        if (strcmp(k->drop[i], field) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Add field to list unless it is there already. */
+static void
+platform_list_add(json_t *list, const char *field)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(list, i, v) {
+        if (strcmp(json_string_value(v), field) == 0)
+            return;
+    }
+    json_array_append_new(list, json_string(field));
+}
+
+json_t *
+platform_unapplied(const struct profile_kind *k, bool create,
+                   const json_t *body, const json_t *before,
+                   const json_t *after)
+{
+    const struct profile_write *w = create ? &k->create : &k->update;
+    const json_t *now = after != NULL ? after : before;
+    json_t *out = json_array(), *v;
+    const char *key;
+
+    if (!w->restricted || now == NULL)
+        return out;
+    /* What the file sets and the write could not carry... */
+    json_object_foreach((json_t *)body, key, v) {
+        if (!profile_write_allows(w, key) && !platform_server_field(k, key) &&
+            !json_equal(v, json_object_get(now, key)))
+            platform_list_add(out, key);
+    }
+    /* ...and, on an update, what the file left out that the platform keeps. */
+    json_object_foreach(create ? NULL : (json_t *)before, key, v) {
+        if (!profile_write_allows(w, key) && !platform_server_field(k, key) &&
+            json_object_get(body, key) == NULL && json_object_get(now, key) != NULL)
+            platform_list_add(out, key);
+    }
+    return out;
 }
 
 enum platform_result

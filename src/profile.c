@@ -278,6 +278,67 @@ profile_fields(struct profile_parser *pp, const struct ynode *map,
     return 0;
 }
 
+/* True if name is in the list v of n strings. */
+static bool
+profile_in(char *const *v, size_t n, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(v[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * A create: or update: block: {fields: [...], required: [...]}, required
+ * only for create.  Names are the platform's; each at most once, and a
+ * required field must be one the write accepts.
+ */
+static int
+profile_write(struct profile_parser *pp, const struct ynode *map,
+              struct profile_kind *k, const char *where, const char *key,
+              struct profile_write *w)
+{
+    static const char *const create_keys[] = { "fields", "required", NULL };
+    static const char *const update_keys[] = { "fields", NULL };
+    const bool create = strcmp(key, "create") == 0;
+    const struct ynode *n = ytree_get(map, key), *seq;
+    char wb[96];
+    size_t i;
+
+    if (n == NULL)
+        return 0;
+    snprintf(wb, sizeof wb, "%s%s.", where, key);
+    if (profile_keys(pp, n, wb, create ? create_keys : update_keys) != 0)
+        return -1;
+    seq = ytree_get(n, "fields");
+    if (seq == NULL)
+        return profile_fail(pp, n, "%sfields: missing (the list of fields "
+                            "this write accepts)", wb);
+    if (profile_strlist(pp, n, "fields", wb, &w->fields, &w->nfields) != 0 ||
+        profile_strlist(pp, n, "required", wb, &w->required, &w->nrequired) != 0)
+        return -1;
+    w->restricted = true;
+    for (i = 0; i < w->nfields; i++) {
+        if (profile_in(w->fields, i, w->fields[i]))
+            return profile_fail(pp, seq->values[i], "%sfields: \"%s\" is "
+                                "listed twice", wb, w->fields[i]);
+        if (strcmp(w->fields[i], k->id_field) == 0)
+            return profile_fail(pp, seq->values[i], "%sfields: \"%s\" is "
+                                "the id field, which the platform assigns",
+                                wb, w->fields[i]);
+    }
+    seq = ytree_get(n, "required");
+    for (i = 0; i < w->nrequired; i++) {
+        if (!profile_in(w->fields, w->nfields, w->required[i]))
+            return profile_fail(pp, seq->values[i], "%srequired: \"%s\" is "
+                                "not in %sfields", wb, w->required[i], wb);
+    }
+    return 0;
+}
+
 /* The refs: block: a sequence of {field, as, kind}. */
 static int
 profile_refs(struct profile_parser *pp, const struct ynode *seq,
@@ -310,7 +371,7 @@ profile_kind(struct profile_parser *pp, const struct ynode *map,
     static const char *const keys[] = {
         "name", "folder", "collection", "item", "update_method", "delete",
         "list", "slug_query", "id_field", "slug_field", "drop", "refs",
-        "order", "fields", NULL,
+        "order", "fields", "create", "update", NULL,
     };
     const struct ynode *n;
     char where[64];
@@ -367,7 +428,24 @@ profile_kind(struct profile_parser *pp, const struct ynode *map,
     n = ytree_get(map, "fields");
     if (n != NULL && profile_fields(pp, n, k, where) != 0)
         return -1;
+    if (profile_write(pp, map, k, where, "create", &k->create) != 0 ||
+        profile_write(pp, map, k, where, "update", &k->update) != 0)
+        return -1;
     return 0;
+}
+
+/* Free the lists of a create: or update: block. */
+static void
+profile_write_free(struct profile_write *w)
+{
+    size_t i;
+
+    for (i = 0; i < w->nfields; i++)
+        free(w->fields[i]);
+    free(w->fields);
+    for (i = 0; i < w->nrequired; i++)
+        free(w->required[i]);
+    free(w->required);
 }
 
 /* Free one kind's strings. */
@@ -406,6 +484,8 @@ profile_kind_free(struct profile_kind *k)
     for (i = 0; i < k->nfields; i++)
         free(k->fields[i].name);
     free(k->fields);
+    profile_write_free(&k->create);
+    profile_write_free(&k->update);
 }
 
 void
@@ -673,4 +753,22 @@ const char *
 profile_type_name(enum profile_type t)
 {
     return profile_type_names[t];
+}
+
+bool
+profile_write_allows(const struct profile_write *w, const char *field)
+{
+    return !w->restricted || profile_in(w->fields, w->nfields, field);
+}
+
+const char *
+profile_git_name(const struct profile_kind *k, const char *field)
+{
+    size_t i;
+
+    for (i = 0; i < k->nrefs; i++) {
+        if (strcmp(k->refs[i].field, field) == 0)
+            return k->refs[i].as;
+    }
+    return field;
 }

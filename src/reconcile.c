@@ -352,6 +352,7 @@ reconcile_report_free(struct reconcile_report *rep)
     rc_issues_free(&rep->conflicts_open);
     rc_issues_free(&rep->apply_errors);
     rc_issues_free(&rep->invalid_platform);
+    rc_issues_free(&rep->not_applied);
     free(rep->event_to_commit);
     memset(rep, 0, sizeof *rep);
 }
@@ -1045,6 +1046,44 @@ rc_kind_index(const struct rc_state *st, const struct profile_kind *k)
     return (size_t)(k - st->ctx->profile->kinds);
 }
 
+/*
+ * After a write: report the fields of the file that the platform's API
+ * cannot change (the profile's create: or update: lists), so that such
+ * an edit is never dropped silently.  The rest of the file was applied;
+ * the platform keeps its values, and the next pass commits them back.
+ */
+static void
+rc_report_unapplied(struct rc_state *st, struct rc_slot *s, const char *path,
+                    bool create, const json_t *body, const json_t *before,
+                    const json_t *after)
+{
+    json_t *fields = platform_unapplied(s->kind, create, body, before, after);
+    struct buf names;
+    size_t i;
+    json_t *v;
+
+    if (json_array_size(fields) > 0) {
+        buf_init(&names);
+        json_array_foreach(fields, i, v) {
+            buf_printf(&names, "%s%s", i > 0 ? ", " : "",
+                       profile_git_name(s->kind, json_string_value(v)));
+        }
+        rc_issue(&st->rep->not_applied, s, path,
+                 "%s: the %s API does not take %s on %s; the rest of the "
+                 "file was applied, and the platform's value%s will be "
+                 "committed back",
+                 names.data, st->ctx->profile->name,
+                 json_array_size(fields) > 1 ? "these fields" : "this field",
+                 create ? "create" : "update",
+                 json_array_size(fields) > 1 ? "s" : "");
+        log_warn("fields not applied: the platform's API cannot change them",
+                 "workspace", st->ws->name, "path", path, "fields", names.data,
+                 "profile", st->ctx->profile->name);
+        buf_free(&names);
+    }
+    json_decref(fields);
+}
+
 /* Apply one slot's Git version to the platform. */
 static void
 rc_apply(struct rc_state *st, struct rc_slot *s, const char *actor)
@@ -1101,6 +1140,9 @@ rc_apply(struct rc_state *st, struct rc_slot *s, const char *actor)
     } else {
         st->rep->updated++;
     }
+    if (s->has_g)
+        rc_report_unapplied(st, s, path, o == NULL, body,
+                            o != NULL ? o->raw : NULL, result);
     /* The base records Git's version; a normalised one is committed next. */
     s->has_newbase = s->has_g;
     s->newbase = s->g;

@@ -88,6 +88,9 @@ enum platform_result platform_get_by_slug(struct platform *pl,
                                           char **err);
 /*
  * Create, update, delete; body is the platform form (ids, not slugs).
+ * A create or update sends only the fields the profile's create: or
+ * update: block lists (all, without one); a create whose body lacks a
+ * field the profile requires on create is PLATFORM_INVALID, naming it.
  * actor ("Name <email>", or NULL) is sent as X-Actor where the platform
  * takes it.  Error messages carry the platform's own message and name the
  * resource.  *result (if not NULL) gets the object the platform returned.
@@ -101,6 +104,17 @@ enum platform_result platform_update(struct platform *pl,
                                      const char *id, const json_t *body,
                                      const char *actor, json_t **result,
                                      char **err);
+/*
+ * What a write could not do: the fields of body (platform form) that the
+ * profile's create: or update: list leaves out and whose value the
+ * platform's object after the write (after; NULL: before, unchanged)
+ * does not hold, plus, on an update, fields the object had before that
+ * body leaves out and the platform keeps.  A JSON array of platform field
+ * names (see profile_git_name), empty when the write did everything.
+ */
+json_t *platform_unapplied(const struct profile_kind *k, bool create,
+                           const json_t *body, const json_t *before,
+                           const json_t *after);
 enum platform_result platform_delete(struct platform *pl,
                                      const struct profile_kind *k,
                                      const char *id, const char *actor,

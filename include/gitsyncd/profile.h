@@ -41,6 +41,19 @@ struct profile_field {
     bool nullable;
 };
 
+/*
+ * What one kind of write (create or update) accepts, in the platform's
+ * field names ("modelId", not "model").  Without a list every field of the
+ * document is sent, as before profiles could say.
+ */
+struct profile_write {
+    bool restricted;     /* true when the profile lists the fields */
+    char **fields;       /* the fields the API accepts in this write */
+    size_t nfields;
+    char **required;     /* create only: fields the API requires */
+    size_t nrequired;
+};
+
 struct profile_kind {
     char *name;          /* "model" */
     char *folder;        /* "models" */
@@ -68,6 +81,8 @@ struct profile_kind {
     size_t norder;
     struct profile_field *fields; /* validation */
     size_t nfields;
+    struct profile_write create;  /* what a POST accepts */
+    struct profile_write update;  /* what update_method accepts */
 };
 
 struct profile {
@@ -110,6 +125,10 @@ const struct profile_kind *profile_kind_by_name(const struct profile *p,
                                                 const char *name);
 const struct profile_kind *profile_kind_by_folder(const struct profile *p,
                                                   const char *folder);
+/* True if w lets a write carry field (always, when w lists nothing). */
+bool profile_write_allows(const struct profile_write *w, const char *field);
+/* The Git name of a platform field: a reference's "as" name, else field. */
+const char *profile_git_name(const struct profile_kind *k, const char *field);
 /* "string", "integer", ... */
 const char *profile_type_name(enum profile_type t);
 /* True if slug is valid for this profile. */

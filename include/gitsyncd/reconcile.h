@@ -48,6 +48,8 @@ struct reconcile_report {
      * duplicate slug, a number out of range, over the codec's limits):
      * skipped, both directions, until fixed on the platform */
     struct reconcile_issues invalid_platform;
+    struct reconcile_issues not_applied;     /* fields the API cannot change
+                                                (kept across the job's passes) */
     double *event_to_commit; /* seconds, one per commit made for an event */
     size_t nevent_to_commit;
     double push_to_apply;    /* seconds from push webhook to applied, or -1 */

@@ -41,6 +41,7 @@ is "read the list back" "$(pt list model)" "daily-users"
 
 pt create model 'slug: bad
 name: Bad
+sourceId: one
 queryType: raw_sql' >/dev/null; rc=$?
 is "an invalid model is refused" "$rc" 1
 like "with the platform's own message and the resource" "$(cat "$T/pt.err")" '^invalid: POST model bad: HTTP 422: sourceId is required and must be an integer'

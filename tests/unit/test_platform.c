@@ -39,7 +39,9 @@ snapshot_add(struct platform_snapshot *s, const struct profile_kind *k, json_t *
         s->objects = xreallocarray(s->objects, s->n + 1, sizeof *s->objects);
         o = &s->objects[s->n++];
         o->kind = k;
-        o->id = xstrdup(json_string_value(json_object_get(v, k->id_field)));
+        /* Hightouch's ids are numbers. */
+        assert_true(json_is_integer(json_object_get(v, k->id_field)));
+        o->id = xasprintf("%lld", (long long)json_integer_value(json_object_get(v, k->id_field)));
         o->slug = xstrdup(json_string_value(json_object_get(v, k->slug_field)));
         o->raw = json_incref(v);
     }
@@ -72,7 +74,7 @@ test_hightouch_page(void **state)
     assert_string_equal(y,
         "slug: active-users-to-hubspot\n"
         "model: active-users\n"
-        "destinationId: '301'\n"
+        "destinationId: 301\n"
         "primaryKey: user_id\n"
         "disabled: false\n"
         "schedule:\n"
@@ -81,13 +83,17 @@ test_hightouch_page(void **state)
         "      quantity: 1\n"
         "      unit: hour\n"
         "  type: interval\n"
+        "tags:\n"
+        "  team: growth\n"
         "configuration:\n"
         "  mode: upsert\n"
         "  object: contacts\n");
     free(y);
-    /* Back to the platform's form: the reference is the model's id again. */
+    /* Back to the platform's form: the reference is the model's id again,
+     * a number as Hightouch has it. */
     back = platform_from_git(s, doc, snap, &err);
-    assert_string_equal(json_string_value(json_object_get(back, "modelId")), "1021");
+    assert_true(json_is_integer(json_object_get(back, "modelId")));
+    assert_int_equal(json_integer_value(json_object_get(back, "modelId")), 1021);
     assert_null(json_object_get(back, "model"));
     json_decref(back);
     json_decref(doc);
@@ -96,12 +102,16 @@ test_hightouch_page(void **state)
     assert_null(json_object_get(doc, "id"));
     assert_null(json_object_get(doc, "workspaceId"));
     assert_null(json_object_get(doc, "createdAt"));
+    /* Server-computed: they move at every Hightouch run. */
+    assert_null(json_object_get(doc, "syncs"));
+    assert_null(json_object_get(doc, "lastRunSize"));
+    assert_true(json_is_integer(json_object_get(doc, "sourceId")));
     assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "raw"), "sql")),
                         "select user_id, email\nfrom users\nwhere active\n");
     json_decref(doc);
 
     /* A reference to a model the platform does not have is an error. */
-    json_object_set_new(snap->objects[1].raw, "modelId", json_string("999"));
+    json_object_set_new(snap->objects[1].raw, "modelId", json_integer(999));
     assert_null(platform_to_git(s, snap->objects[1].raw, snap, &err));
     assert_string_equal(err, "sync active-users-to-hubspot: modelId 999 names no model on the platform");
     free(err);
@@ -112,11 +122,61 @@ test_hightouch_page(void **state)
     free(dir);
 }
 
+/* What an edit asked for and the API could not do is named, field by field. */
+static void
+test_hightouch_unapplied(void **state)
+{
+    const char *top = getenv("top_srcdir");
+    char *dir = xasprintf("%s/etc/profiles", top ? top : "..");
+    const char *dirs[] = { dir, NULL };
+    struct profile *p = NULL;
+    const struct profile_kind *m;
+    json_t *models = page("models-page.json"), *before, *body, *after, *got;
+    char *err = NULL, *s;
+
+    (void)state;
+    assert_int_equal(profile_load("hightouch", dirs, &p, &err), 0);
+    m = profile_kind_by_name(p, "model");
+    before = json_array_get(json_object_get(models, "data"), 0);
+    body = platform_to_git(m, before, NULL, &err);
+    /* An edit of sourceId and of the name; the description line removed. */
+    json_object_set_new(body, "sourceId", json_integer(99));
+    json_object_set_new(body, "name", json_string("Renamed"));
+    json_object_del(body, "description");
+    after = json_deep_copy(before);
+    json_object_set_new(after, "name", json_string("Renamed"));
+    got = platform_unapplied(m, false, body, before, after);
+    s = json_dumps(got, JSON_COMPACT);
+    assert_string_equal(s, "[\"sourceId\",\"description\"]");
+    free(s);
+    json_decref(got);
+    /* Nothing unapplied when the file only changes what PATCH takes. */
+    json_object_set_new(body, "sourceId", json_integer(12));
+    json_object_set_new(body, "description", json_string(""));
+    got = platform_unapplied(m, false, body, before, after);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+    /* On create, only what the file sets counts. */
+    json_object_del(body, "description");
+    json_object_set_new(body, "tags", json_pack("{s:s}", "team", "ops"));
+    got = platform_unapplied(m, true, body, NULL, after);
+    s = json_dumps(got, JSON_COMPACT);
+    assert_string_equal(s, "[\"tags\"]");
+    free(s);
+    json_decref(got);
+    json_decref(after);
+    json_decref(body);
+    json_decref(models);
+    profile_free(p);
+    free(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hightouch_page),
+        cmocka_unit_test(test_hightouch_unapplied),
     };
 
     return cmocka_run_group_tests_name("platform", tests, NULL, NULL);

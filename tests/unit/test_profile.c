@@ -114,6 +114,25 @@ test_generic_and_hightouch(void **state)
     assert_int_equal(p->rate_limit_requests, 200);
     assert_int_equal(p->rate_limit_period_ms, 10000);
     assert_null(p->audit_path);
+    /* What each write accepts, in the API's own field names. */
+    assert_true(k->create.restricted && k->update.restricted);
+    assert_true(profile_write_allows(&k->create, "sourceId"));
+    assert_false(profile_write_allows(&k->update, "sourceId"));
+    assert_false(profile_write_allows(&k->update, "slug"));
+    assert_true(profile_write_allows(&k->update, "raw"));
+    assert_int_equal(k->create.nrequired, 6);
+    k = profile_kind_by_name(p, "sync");
+    assert_true(profile_write_allows(&k->create, "modelId"));
+    assert_false(profile_write_allows(&k->update, "modelId"));
+    assert_false(profile_write_allows(&k->update, "primaryKey"));
+    assert_string_equal(profile_git_name(k, "modelId"), "model");
+    assert_string_equal(profile_git_name(k, "schedule"), "schedule");
+    profile_free(p);
+    /* Without the blocks every field is sent, as before. */
+    p = load_shipped("generic-rest");
+    k = profile_kind_by_name(p, "dashboard");
+    assert_false(k->update.restricted);
+    assert_true(profile_write_allows(&k->update, "anything"));
     profile_free(p);
 }
 
@@ -151,6 +170,16 @@ test_errors(void **state)
     expect_error(HEAD "    update_method: POST\n",
                  "6:20: kinds[0].update_method: unknown value \"POST\" (one of: PATCH, PUT)");
     expect_error(HEAD "    folder: ../x\n", "6:5: duplicate key \"folder\" (first at line 4)");
+    expect_error(HEAD "    create: {fields: [a], required: [b]}\n",
+                 "6:38: kinds[0].create.required: \"b\" is not in kinds[0].create.fields");
+    expect_error(HEAD "    create: {fields: [a, a]}\n",
+                 "6:26: kinds[0].create.fields: \"a\" is listed twice");
+    expect_error(HEAD "    update: {fields: [id]}\n",
+                 "6:23: kinds[0].update.fields: \"id\" is the id field, which the platform assigns");
+    expect_error(HEAD "    update: {fields: [a], required: [a]}\n",
+                 "6:27: unknown key \"kinds[0].update.required\"");
+    expect_error(HEAD "    update: {}\n",
+                 "6:13: kinds[0].update.fields: missing (the list of fields this write accepts)");
     expect_error("name: x\nkinds:\n  - {name: m, folder: a/b, collection: /m}\n",
                  "3:23: kinds[0].folder: \"a/b\" must be one plain directory name");
 }
