@@ -11,7 +11,9 @@ sync_setup platform 10 0 on
 for m in alpha beta; do
     plat_post models "{\"slug\":\"$m\",\"name\":\"$m\",\"sourceId\":1,\"queryType\":\"raw_sql\"}" >/dev/null
 done
-wait_commits 2 || bail "no commits: $(tail -n 20 "$T/gitsyncd.log")"
+imported() { git --git-dir="$T/remote.git" cat-file -e main:models/alpha.yaml &&
+             git --git-dir="$T/remote.git" cat-file -e main:models/beta.yaml; }
+wait_for 30 imported || bail "not imported: $(tail -n 20 "$T/gitsyncd.log")"
 clone_pull
 
 # actor_of SLUG NAME: the actor of the last "updated" audit entry of SLUG.
