@@ -3,7 +3,6 @@
 
 #include <limits.h>
 #include <pthread.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +50,6 @@ struct rc_ctx {
     struct gitstore *gs;
     struct platform *pl;
     struct rc_audit *audit;   /* the workspace's, shared */
-    regex_t slug_re;          /* the profile's slug rule, compiled once */
-    bool has_slug_re;
     struct rc_ctx *next;
 };
 
@@ -115,8 +112,6 @@ rc_ctx_free(struct rc_ctx *ctx)
         return;
     platform_free(ctx->pl);
     gitstore_free(ctx->gs);
-    if (ctx->has_slug_re)
-        regfree(&ctx->slug_re);
     free(ctx->folders);
     profile_free(ctx->profile);
     free(ctx->workspace);
@@ -256,8 +251,6 @@ rc_ctx_get(const struct config *cfg, const struct config_workspace *ws,
     dirs[nd] = NULL;
     if (profile_load(ws->platform.profile, dirs, &ctx->profile, err) != 0)
         goto fail;
-    ctx->has_slug_re = regcomp(&ctx->slug_re, ctx->profile->slug_pattern,
-                               REG_EXTENDED | REG_NOSUB) == 0;
     ctx->folders = xcalloc(ctx->profile->nkinds + 1, sizeof *ctx->folders);
     for (i = 0; i < ctx->profile->nkinds; i++)
         ctx->folders[i] = ctx->profile->kinds[i].folder;
@@ -1412,7 +1405,7 @@ rc_slug_ok(const struct rc_ctx *ctx, const char *slug)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return false;
     }
-    return ctx->has_slug_re && regexec(&ctx->slug_re, slug, 0, NULL, 0) == 0;
+    return profile_slug_valid(ctx->profile, slug);
 }
 
 /*
