@@ -7,6 +7,7 @@
 
 #include "gitsyncd/cmd.h"
 #include "gitsyncd/config.h"
+#include "gitsyncd/log.h"
 
 static void
 check_config_usage(FILE *f)
@@ -29,7 +30,9 @@ cmd_check_config(int argc, char **argv)
     };
     struct config *cfg;
     const char *path;
-    char *err = NULL;
+    char *err = NULL, *text = NULL, *clean;
+    size_t len = 0;
+    FILE *f;
     int c;
 
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -53,11 +56,24 @@ cmd_check_config(int argc, char **argv)
     else
         path = GITSYNCD_DEFAULT_CONFIG;
     if (config_load(path, &cfg, &err) != 0) {
-        fprintf(stderr, "gitsyncd: %s\n", err);
+        clean = log_redact(err);
+        fprintf(stderr, "gitsyncd: %s\n", clean);
+        free(clean);
         free(err);
         return EXIT_USAGE;
     }
-    config_print(stdout, cfg);
+    /* The whole report goes through the one redaction of every output. */
+    f = open_memstream(&text, &len);
+    if (f == NULL) {
+        fprintf(stderr, "gitsyncd: fatal: open_memstream: out of memory\n");
+        abort();
+    }
+    config_print(f, cfg);
+    fclose(f);
+    clean = log_redact(text);
+    fputs(clean, stdout);
+    free(clean);
+    free(text);
     printf("ok\n");
     config_free(cfg);
     return EXIT_OK;

@@ -30,28 +30,35 @@ sync_usage(FILE *f)
             "  -h, --help\n");
 }
 
-/* Print s on one line: a platform's slug may hold a newline. */
+/* Print line and a newline with every secret and URL credential taken out,
+ * and control characters as '?' (a platform's slug may hold a newline). */
 static void
-sync_print_line(const char *s)
+sync_print_redacted(const char *line)
 {
-    for (; *s != '\0'; s++)
-        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+    char *clean = log_redact(line), *p;
+
+    for (p = clean; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    printf("%s\n", clean);
+    free(clean);
 }
 
-/* Print one list of issues under a heading. */
+/* Print one list of issues under a heading, secrets redacted. */
 static void
 sync_print_issues(const char *title, const struct reconcile_issues *list)
 {
+    char *line;
     size_t i;
 
     for (i = 0; i < list->n; i++) {
-        printf("  %s: %s/", title, list->v[i].kind);
-        sync_print_line(list->v[i].slug);
-        printf("%s%s%s: ", list->v[i].path ? " (" : "",
-               list->v[i].path ? list->v[i].path : "",
-               list->v[i].path ? ")" : "");
-        sync_print_line(list->v[i].message);
-        printf("\n");
+        line = xasprintf("  %s: %s/%s%s%s%s: %s", title, list->v[i].kind,
+                         list->v[i].slug, list->v[i].path ? " (" : "",
+                         list->v[i].path ? list->v[i].path : "",
+                         list->v[i].path ? ")" : "", list->v[i].message);
+        sync_print_redacted(line);
+        free(line);
     }
 }
 
@@ -91,7 +98,10 @@ cmd_sync(int argc, char **argv)
     path = global_opts.config_path != NULL ? global_opts.config_path
                                            : GITSYNCD_DEFAULT_CONFIG;
     if (config_load(path, &cfg, &err) != 0) {
-        fprintf(stderr, "gitsyncd: %s\n", err);
+        char *clean = log_redact(err);
+
+        fprintf(stderr, "gitsyncd: %s\n", clean);
+        free(clean);
         free(err);
         return EXIT_USAGE;
     }
@@ -113,8 +123,12 @@ cmd_sync(int argc, char **argv)
     git_libgit2_init();
     rc = reconcile_run(cfg, ws, NULL, &rep, &err);
     printf("workspace %s: %s\n", ws->name, rc == 0 ? "synced" : "FAILED");
-    if (rc != 0)
-        printf("  error: %s\n", err != NULL ? err : "unknown");
+    if (rc != 0) {
+        char *line = xasprintf("  error: %s", err != NULL ? err : "unknown");
+
+        sync_print_redacted(line);
+        free(line);
+    }
     printf("  commits %zu, pushes %zu, created %zu, updated %zu, deleted %zu, "
            "conflicts %zu, unchanged %zu\n",
            rep.commits, rep.pushes, rep.created, rep.updated, rep.deleted,

@@ -1,6 +1,7 @@
 /* config: the YAML configuration loaded into typed structs, with defaults. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <regex.h>
@@ -32,6 +33,7 @@ enum config_type {
     CT_ENUM,     /* int-sized enum; names in enums[] */
     CT_MAP,      /* a nested struct at off, fields in sub */
     CT_WORKSPACES,
+    CT_NETS,     /* trusted_proxies: a sequence of addresses or address/prefix */
 };
 
 struct config_field {
@@ -145,6 +147,9 @@ static const struct config_field config_top_fields[] = {
     FN("dedup_size", CT_COUNT, struct config, dedup_size, 0, 10000000),
     FN("dedup_ttl", CT_DURATION, struct config, dedup_ttl_ms, 0, 30 * 86400000.0),
     FN("max_dirty", CT_COUNT, struct config, max_dirty, 1, 1000000),
+    FN("max_connections", CT_INT, struct config, max_connections, 1, 1000000),
+    F("hide_workspaces", CT_BOOL, struct config, hide_workspaces),
+    { "trusted_proxies", CT_NETS, 0, false, 0, 0, NULL, NULL },
     { "log", CT_MAP, 0, false, 0, 0, NULL, config_log_fields },
     { "workspaces", CT_WORKSPACES, 0, true, 0, 0, NULL, NULL },
     FEND,
@@ -534,6 +539,61 @@ out:
     return rc;
 }
 
+/* Parse trusted_proxies: one address or address/prefix, or a sequence. */
+static int
+config_nets(struct config_parser *cp, const struct ynode *val)
+{
+    struct config *cfg = cp->cfg;
+    const struct ynode *item;
+    struct config_net *net;
+    char *s, *slash, *end;
+    size_t i, n = val->type == YNODE_SEQ ? val->n : 1;
+    long prefix;
+    int max;
+
+    if (val->type == YNODE_MAP)
+        return config_fail(cp, val, "trusted_proxies: expected addresses, got a mapping");
+    free(cfg->trusted_proxies);
+    cfg->trusted_proxies = xcalloc(n + 1, sizeof *cfg->trusted_proxies);
+    cfg->ntrusted_proxies = 0;
+    for (i = 0; i < n; i++) {
+        item = val->type == YNODE_SEQ ? val->values[i] : val;
+        s = config_scalar(cp, item, "trusted_proxies");
+        if (s == NULL)
+            return -1;
+        net = &cfg->trusted_proxies[cfg->ntrusted_proxies];
+        slash = strchr(s, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        if (inet_pton(AF_INET, s, net->addr) == 1) {
+            net->family = AF_INET;
+            max = 32;
+        } else if (inet_pton(AF_INET6, s, net->addr) == 1) {
+            net->family = AF_INET6;
+            max = 128;
+        } else {
+            config_fail(cp, item, "trusted_proxies: \"%s\" is not an IPv4 or IPv6 address", s);
+            free(s);
+            return -1;
+        }
+        prefix = max;
+        if (slash != NULL) {
+            errno = 0;
+            prefix = strtol(slash + 1, &end, 10);
+            if (errno != 0 || end == slash + 1 || *end != '\0' || prefix < 0 || prefix > max) {
+                config_fail(cp, item, "trusted_proxies: \"%s/%s\": the prefix is not a number from 0 to %d",
+                            s, slash + 1, max);
+                free(s);
+                return -1;
+            }
+        }
+        net->prefix = (int)prefix;
+        cfg->ntrusted_proxies++;
+        free(s);
+    }
+    return 0;
+}
+
 /* Parse a mapping into base following the field table. */
 static int
 config_map(struct config_parser *cp, const struct ynode *map,
@@ -589,6 +649,9 @@ config_map(struct config_parser *cp, const struct ynode *map,
         } else if (f->type == CT_WORKSPACES) {
             if (config_workspaces(cp, val) != 0)
                 return -1;
+        } else if (f->type == CT_NETS) {
+            if (config_nets(cp, val) != 0)
+                return -1;
         } else if (config_store(cp, val, f, base, path, from_file) != 0) {
             return -1;
         }
@@ -624,6 +687,7 @@ config_defaults(struct config *cfg)
     cfg->dedup_size = 10000;
     cfg->dedup_ttl_ms = 3600000;
     cfg->max_dirty = 1000;
+    cfg->max_connections = 1024;
     cfg->log_level = LOG_INFO;
     cfg->log_format = LOG_FORMAT_LOGFMT;
 }
@@ -697,6 +761,7 @@ config_free(struct config *cfg)
     for (i = 0; i < cfg->nworkspaces; i++)
         config_free_fields(config_workspace_fields, &cfg->workspaces[i]);
     free(cfg->workspaces);
+    free(cfg->trusted_proxies);
     config_free_fields(config_top_fields, cfg);
     free(cfg->path);
     free(cfg);
@@ -726,11 +791,11 @@ config_conflict_name(enum conflict_policy policy)
     return config_conflict_names[policy];
 }
 
-/* url with any user:password@ replaced by <redacted>@. */
+/* url without any user:password@. */
 static char *
 config_url_redacted(const char *url)
 {
-    return url_without_credentials(url, "<redacted>");
+    return url_without_credentials(url, NULL);
 }
 
 static const char *
@@ -756,6 +821,18 @@ config_print(FILE *f, const struct config *cfg)
     fprintf(f, "  request_timeout %lldms\n", cfg->request_timeout_ms);
     fprintf(f, "  rate_limit      %g/s per client, burst %d\n", cfg->rate_limit, cfg->rate_burst);
     fprintf(f, "  dedup           %zu ids for %lldms\n", cfg->dedup_size, cfg->dedup_ttl_ms);
+    fprintf(f, "  connections     at most %d open per HTTP thread\n", cfg->max_connections);
+    fprintf(f, "  hide_workspaces %s\n", cfg->hide_workspaces ? "yes (unknown and unauthorized answered alike)" : "no");
+    fprintf(f, "  trusted_proxies");
+    if (cfg->ntrusted_proxies == 0)
+        fprintf(f, " none (the client is the peer address)");
+    for (i = 0; i < cfg->ntrusted_proxies; i++) {
+        char a[INET6_ADDRSTRLEN];
+
+        inet_ntop(cfg->trusted_proxies[i].family, cfg->trusted_proxies[i].addr, a, sizeof a);
+        fprintf(f, " %s/%d", a, cfg->trusted_proxies[i].prefix);
+    }
+    fprintf(f, "\n");
     fprintf(f, "  log             %s, %s\n", log_level_name(cfg->log_level), log_format_name(cfg->log_format));
     fprintf(f, "  workspaces      %zu\n", cfg->nworkspaces);
     for (i = 0; i < cfg->nworkspaces; i++) {

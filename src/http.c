@@ -23,6 +23,7 @@
 
 #include "gitsyncd/hooks.h"
 #include "gitsyncd/http.h"
+#include "gitsyncd/httpconn.h"
 #include "gitsyncd/jload.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
@@ -61,10 +62,17 @@ http_bucket_take(struct http_bucket *b, double now, double rate, double burst)
     return true;
 }
 
-/* A client's token bucket. */
+/*
+ * A client's token buckets: one for requests that pass authentication,
+ * one for those that fail it, so that junk from an address (or from
+ * everyone behind the same proxy) cannot use up the budget of the real
+ * webhooks coming from there.
+ */
 struct http_client {
     char addr[64];
-    struct http_bucket bucket;
+    struct http_bucket good;
+    struct http_bucket bad;
+    double seen;
 };
 
 /*
@@ -78,6 +86,7 @@ struct http_loop {
     struct http_server *s;
     struct event_base *base;
     struct evhttp *http;
+    struct httpconn *conns;    /* its connections (and the admin's, on loop 0) */
     pthread_t thread;
     bool running;
 };
@@ -103,14 +112,7 @@ struct http_server {
     char **ring;
     size_t ringcap, ringpos;
     struct http_client clients[HTTP_CLIENTS];
-    /* flood guard for refusal and ignore lines (libevent thread only) */
-    struct http_bucket noise;
-    unsigned long noise_dropped;
 };
-
-/* Lines a second, and burst, for refused, ignored and duplicate webhooks. */
-#define HTTP_NOISE_RATE 50.0
-#define HTTP_NOISE_BURST 200.0
 
 /* FNV-1a. */
 static size_t
@@ -203,9 +205,12 @@ http_seen_free(struct http_server *s)
     s->nbuckets = 0;
 }
 
-/* True if the client at addr may send one more request now. */
+/*
+ * True if the client at addr may send one more request now: one that
+ * passed authentication (good) or one that did not.
+ */
 static bool
-http_rate_ok(struct http_server *s, const char *addr)
+http_rate_ok(struct http_server *s, const char *addr, bool good)
 {
     struct http_client *c = NULL, *oldest = &s->clients[0];
     double now = now_mono();
@@ -220,18 +225,151 @@ http_rate_ok(struct http_server *s, const char *addr)
             c = &s->clients[i];
             break;
         }
-        if (s->clients[i].bucket.last < oldest->bucket.last)
+        if (s->clients[i].seen < oldest->seen)
             oldest = &s->clients[i];
     }
     if (c == NULL) {
         c = oldest;
         snprintf(c->addr, sizeof c->addr, "%s", addr);
-        c->bucket.tokens = s->cfg->rate_burst;
-        c->bucket.last = now;
+        c->good.tokens = c->bad.tokens = s->cfg->rate_burst;
+        c->good.last = c->bad.last = now;
     }
-    ok = http_bucket_take(&c->bucket, now, s->cfg->rate_limit, s->cfg->rate_burst);
+    c->seen = now;
+    ok = http_bucket_take(good ? &c->good : &c->bad, now, s->cfg->rate_limit,
+                          s->cfg->rate_burst);
     pthread_mutex_unlock(&s->lock);
     return ok;
+}
+
+/* True if the text address a is in one of the trusted proxy ranges. */
+static bool
+http_trusted(const struct config *cfg, const char *a)
+{
+    unsigned char bin[16];
+    const struct config_net *n;
+    size_t i;
+    int family, bits, full, rest;
+
+    if (inet_pton(AF_INET, a, bin) == 1)
+        family = AF_INET;
+    else if (inet_pton(AF_INET6, a, bin) == 1)
+        family = AF_INET6;
+    else
+        return false;
+    for (i = 0; i < cfg->ntrusted_proxies; i++) {
+        n = &cfg->trusted_proxies[i];
+        if (n->family != family)
+            continue;
+        bits = n->prefix;
+        full = bits / 8;
+        rest = bits % 8;
+        if (memcmp(bin, n->addr, (size_t)full) != 0)
+            continue;
+        if (rest != 0 && ((bin[full] ^ n->addr[full]) & (0xff << (8 - rest)) & 0xff) != 0)
+            continue;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * One address of a forwarding header, trimmed into out: spaces and quotes
+ * gone, "[v6]:port" and "v4:port" without the port.  Empty if nothing
+ * usable.
+ */
+static void
+http_forwarded_addr(const char *p, size_t len, char *out, size_t size)
+{
+    char tmp[64], *t = tmp, *colon;
+    size_t n;
+
+    while (len > 0 && (*p == ' ' || *p == '\t' || *p == '"')) {
+        p++;
+        len--;
+    }
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '"'))
+        len--;
+    n = len < sizeof tmp - 1 ? len : sizeof tmp - 1;
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    if (*t == '[') {
+        t++;
+        if ((colon = strchr(t, ']')) != NULL)
+            *colon = '\0';
+    } else if ((colon = strchr(t, ':')) != NULL && strchr(colon + 1, ':') == NULL) {
+        *colon = '\0';
+    }
+    snprintf(out, size, "%s", t);
+}
+
+/*
+ * The client's address: the peer's, unless the peer is a trusted proxy;
+ * then the nearest address in Forwarded (for=) or else X-Forwarded-For
+ * that is not itself a trusted proxy, read from the right (the left part
+ * is whatever the client chose to send).
+ */
+static void
+http_client_addr(struct http_server *s, struct evhttp_request *req, const char *peer,
+                 char *out, size_t size)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const struct evkeyval *kv;
+    const char *names[] = { "Forwarded", "X-Forwarded-For" }, *p, *end, *item;
+    char cand[64];
+    struct buf all;
+    size_t i, len;
+
+    snprintf(out, size, "%s", peer);
+    if (s->cfg->ntrusted_proxies == 0 || !http_trusted(s->cfg, peer))
+        return;
+    for (i = 0; i < nitems(names); i++) {
+        /* Every header of that name, in order, as one list. */
+        buf_init(&all);
+        for (kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+            if (strcasecmp(kv->key, names[i]) == 0)
+                buf_printf(&all, "%s%s", all.len > 0 ? "," : "", kv->value);
+        }
+        if (all.len == 0) {
+            buf_free(&all);
+            continue;
+        }
+        /* From the right: the first hop that is not a trusted proxy. */
+        end = all.data + all.len;
+        while (end > all.data) {
+            for (p = end; p > all.data && p[-1] != ','; p--)
+                ;
+            item = p;
+            len = (size_t)(end - p);
+            if (i == 0) {
+                /* Forwarded: for=...; the other pairs are ignored. */
+                const char *f = NULL, *q;
+
+                for (q = p; q + 4 <= end; q++) {
+                    if (strncasecmp(q, "for=", 4) == 0 && (q == p || q[-1] == ';' || q[-1] == ' ')) {
+                        f = q + 4;
+                        break;
+                    }
+                }
+                if (f == NULL) {
+                    end = p > all.data ? p - 1 : all.data;
+                    continue;
+                }
+                for (q = f; q < end && *q != ';'; q++)
+                    ;
+                item = f;
+                len = (size_t)(q - f);
+            }
+            http_forwarded_addr(item, len, cand, sizeof cand);
+            if (cand[0] != '\0') {
+                snprintf(out, size, "%s", cand);
+                if (!http_trusted(s->cfg, cand))
+                    break;
+            }
+            end = p > all.data ? p - 1 : all.data;
+        }
+        buf_free(&all);
+        return;
+    }
 }
 
 /* Answer with a JSON body. */
@@ -275,47 +413,75 @@ http_reply_json(struct evhttp_request *req, int code, json_t *body)
     json_decref(body);
 }
 
-/*
- * True if a line about a refused, ignored or duplicate webhook may be
- * logged now.  A flood (a scanner, a misconfigured host, wrk) would
- * otherwise write a line per request: past HTTP_NOISE_RATE lines a second
- * they are counted instead, and the count is logged once lines flow again.
- * Lines about queued work are never held back.
- */
-static bool
-http_noise_ok(struct http_server *s)
+/* Count an error answer by code, and log it under the flood guard. */
+static void
+http_error_note(struct evhttp_request *req, int code, const char *workspace,
+                const char *msg)
 {
-    unsigned long dropped;
-    char n[32];
+    char c[8], *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
 
-    pthread_mutex_lock(&s->lock);
-    if (!http_bucket_take(&s->noise, now_mono(), HTTP_NOISE_RATE, HTTP_NOISE_BURST)) {
-        s->noise_dropped++;
-        pthread_mutex_unlock(&s->lock);
-        return false;
-    }
-    dropped = s->noise_dropped;
-    s->noise_dropped = 0;
-    pthread_mutex_unlock(&s->lock);
-    if (dropped > 0) {
-        snprintf(n, sizeof n, "%lu", dropped);
-        log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);
-    }
-    return true;
+    snprintf(c, sizeof c, "%d", code);
+    metrics_inc("http_errors_total", 1, "code", c, (char *)NULL);
+    if (!log_flood_ok())
+        return;
+    if (conn != NULL)
+        evhttp_connection_get_peer(conn, &peer, &port);
+    log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
+             "peer", peer != NULL ? peer : "", "path", evhttp_request_get_uri(req),
+             "error", msg);
 }
 
-/* Answer {"error": msg}, and log it (s: the flood guard, or NULL). */
+/* Answer {"error": msg}, and count and log it. */
 static void
 http_error_from(struct http_server *s, struct evhttp_request *req, int code,
                 const char *workspace, const char *msg)
 {
-    char c[8];
+    char *clean;
 
-    snprintf(c, sizeof c, "%d", code);
-    if (s == NULL || http_noise_ok(s))
-        log_warn("request refused", "code", c, "workspace", workspace ? workspace : "",
-                 "path", evhttp_request_get_uri(req), "error", msg);
-    http_reply_json(req, code, json_pack("{s:o}", "error", http_text(msg)));
+    (void)s;
+    http_error_note(req, code, workspace, msg);
+    clean = log_redact(msg);
+    http_reply_json(req, code, json_pack("{s:o}", "error", http_text(clean)));
+    free(clean);
+}
+
+/*
+ * libevent answers some requests itself, before any callback of ours: a
+ * malformed request line or header, a Content-Length it cannot read or
+ * that comes with Transfer-Encoding, a body over max_body, headers over
+ * their limit, a method it does not allow.  It does so with
+ * evhttp_send_error, which this definition takes the place of (libevent
+ * calls it through the dynamic linker, so the executable's own comes
+ * first), so that those answers are JSON, counted and logged like ours.
+ */
+void
+evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
+{
+    const char *msg;
+
+    switch (error) {
+    case HTTP_BADREQUEST:
+        msg = "malformed request (request line, a header, Content-Length or Transfer-Encoding)";
+        break;
+    case HTTP_ENTITYTOOLARGE:
+        msg = "request too large (the body is over max_body or the headers over 64 KiB)";
+        break;
+    case HTTP_NOTIMPLEMENTED:
+        msg = "method not implemented";
+        break;
+    case HTTP_NOTFOUND:
+        msg = "no such route";
+        break;
+    default:
+        msg = reason != NULL ? reason : "the request cannot be answered";
+        break;
+    }
+    evhttp_clear_headers(evhttp_request_get_output_headers(req));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    http_error_note(req, error, NULL, msg);
+    http_reply_json(req, error, json_pack("{s:s}", "error", msg));
 }
 
 static void
@@ -341,6 +507,35 @@ http_profile(struct http_server *s, const struct config_workspace *ws)
     return i < s->nprofiles ? s->profiles[i] : NULL;
 }
 
+/* What hide_workspaces answers for every request it must not tell apart. */
+#define HTTP_HIDDEN "unauthorized: a missing or bad signature, or no such workspace"
+
+/*
+ * Refuse a request that did not pass authentication (or was malformed) with
+ * code, or with 429 once the client's budget for such requests is spent;
+ * the status sent.  With hide_workspaces, an unknown workspace, a bad
+ * signature and a malformed request (which a known workspace may refuse
+ * before its signature is checked) all get the same 401; the log keeps
+ * the reason.
+ */
+static int
+http_refuse(struct http_server *s, struct evhttp_request *req, const char *client,
+            const char *wsname, int code, const char *msg)
+{
+    if (!http_rate_ok(s, client, false)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        code = 429;
+        msg = "too many requests from this address";
+    }
+    if (!s->cfg->hide_workspaces || (code != 400 && code != 401 && code != 404)) {
+        http_error_from(s, req, code, wsname, msg);
+        return code;
+    }
+    http_error_note(req, 401, wsname, msg);
+    http_reply_json(req, 401, json_pack("{s:s}", "error", HTTP_HIDDEN));
+    return 401;
+}
+
 /* POST /hooks/<workspace>/<source>. */
 static void
 http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
@@ -353,30 +548,26 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     struct job_resource res;
     enum hook_verdict v;
     const char *body;
-    char *reason = NULL, *delivery = NULL, *peer = NULL, code[8];
+    char *reason = NULL, *delivery = NULL, *peer = NULL, code[8], client[64];
     ev_uint16_t port;
     size_t len;
     int status = 500;
     bool git = strcmp(source, "git") == 0;
 
+    /* The name is looked up before anything else: an unknown one (any
+     * text a client sends) must not become a label, a key or a log
+     * value of its own; they all share "unknown". */
+    ws = config_find_workspace(s->cfg, wsname);
+    wsname = ws != NULL ? ws->name : "unknown";
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
+    http_client_addr(s, req, peer != NULL ? peer : "?", client, sizeof client);
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        http_error_from(s, req, 405, wsname, "method not allowed: webhooks are POSTed");
-        status = 405;
+        status = http_refuse(s, req, client, wsname, 405, "method not allowed: webhooks are POSTed");
         goto count;
     }
-    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-    if (!http_rate_ok(s, peer != NULL ? peer : "?")) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-        http_error_from(s, req, 429, wsname, "too many requests from this address");
-        status = 429;
-        goto count;
-    }
-    ws = config_find_workspace(s->cfg, wsname);
     if (ws == NULL) {
-        http_error_from(s, req, 404, NULL, "unknown workspace");
-        status = 404;
-        wsname = "unknown";
+        status = http_refuse(s, req, client, NULL, 404, "unknown workspace");
         goto count;
     }
     len = evbuffer_get_length(in);
@@ -390,25 +581,27 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
     }
     switch (v) {
     case HOOK_UNAUTHORIZED:
-        status = 401;
-        http_error_from(s, req, 401, wsname, reason);
+        status = http_refuse(s, req, client, wsname, 401, reason);
         break;
     case HOOK_BAD:
-        status = 400;
-        http_error_from(s, req, 400, wsname, reason);
+        status = http_refuse(s, req, client, wsname, 400, reason);
         break;
     case HOOK_IGNORE:
     case HOOK_QUEUE:
-        if (delivery != NULL && http_seen(s, delivery)) {
+        if (!http_rate_ok(s, client, true)) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+            http_error_from(s, req, 429, wsname, "too many requests from this address");
+            status = 429;
+        } else if (delivery != NULL && http_seen(s, delivery)) {
             status = 200;
-            if (http_noise_ok(s))
+            if (log_flood_ok())
                 log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
                          "delivery", delivery);
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "duplicate",
                                                 "delivery", http_text(delivery)));
         } else if (v == HOOK_IGNORE) {
             status = 200;
-            if (http_noise_ok(s))
+            if (log_flood_ok())
                 log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "ignored", "reason", http_text(reason)));
         } else {
@@ -479,6 +672,29 @@ http_admin_route(struct http_server *s, struct evhttp_request *req, const char *
     return true;
 }
 
+/*
+ * True if the request has Content-Length headers that disagree: libevent
+ * reads the body by the first, and what a proxy in front took by
+ * another would be read as a request of its own (request smuggling).
+ */
+static bool
+http_length_conflict(struct evhttp_request *req)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const struct evkeyval *kv;
+    const char *first = NULL;
+
+    for (kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, "Content-Length") != 0)
+            continue;
+        if (first == NULL)
+            first = kv->value;
+        else if (strcmp(first, kv->value) != 0)
+            return true;
+    }
+    return false;
+}
+
 /* The main listener: hooks, and the admin routes unless they moved. */
 static void
 http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
@@ -490,6 +706,11 @@ http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
 
     if (path == NULL) {
         http_error_from(s, req, 400, NULL, "bad request URI");
+        return;
+    }
+    if (http_length_conflict(req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        http_error_from(s, req, 400, NULL, "Content-Length headers with different values");
         return;
     }
     if (admin && http_admin_route(s, req, path))
@@ -511,11 +732,28 @@ http_route(struct evhttp_request *req, void *arg, bool hooks, bool admin)
     http_error_from(s, req, 404, NULL, "no such route");
 }
 
+/* A whole request arrived: the deadline of its connection starts again. */
+static void
+http_received(struct http_server *s, struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct event_base *base = conn != NULL ? evhttp_connection_get_base(conn) : NULL;
+    size_t i;
+
+    for (i = 0; base != NULL && i < s->nloops; i++) {
+        if (s->loops[i].base == base && s->loops[i].conns != NULL) {
+            httpconn_received(s->loops[i].conns, req);
+            return;
+        }
+    }
+}
+
 static void
 http_main_cb(struct evhttp_request *req, void *arg)
 {
     struct http_server *s = arg;
 
+    http_received(s, req);
     pthread_rwlock_rdlock(&s->cfg_lock);
     http_route(req, arg, true, s->admin == NULL);
     pthread_rwlock_unlock(&s->cfg_lock);
@@ -526,6 +764,7 @@ http_admin_cb(struct evhttp_request *req, void *arg)
 {
     struct http_server *s = arg;
 
+    http_received(s, req);
     pthread_rwlock_rdlock(&s->cfg_lock);
     http_route(req, arg, false, true);
     pthread_rwlock_unlock(&s->cfg_lock);
@@ -611,12 +850,16 @@ out:
 
 /* Hand a listening socket to h, which closes it when freed. */
 static int
-http_accept_on(struct evhttp *h, evutil_socket_t fd, const char *addr, char **err)
+http_accept_on(struct evhttp *h, struct httpconn *conns, evutil_socket_t fd,
+               const char *addr, char **err)
 {
-    if (evhttp_accept_socket_with_handle(h, fd) == NULL) {
+    struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(h, fd);
+
+    if (bound == NULL) {
         close(fd);
         return set_error(err, "cannot listen on %s: libevent refused the socket", addr);
     }
+    httpconn_listener(conns, bound);
     return 0;
 }
 
@@ -644,7 +887,7 @@ http_bind(struct http_server *s, const char *addr, char **err)
     }
     for (i = 0; i < s->nloops; i++) {
         fd = http_listen(addr, s->nloops > 1, &port, err);
-        if (fd < 0 || http_accept_on(s->loops[i].http, fd, addr, err) != 0)
+        if (fd < 0 || http_accept_on(s->loops[i].http, s->loops[i].conns, fd, addr, err) != 0)
             return -1;
     }
     return 0;
@@ -694,6 +937,7 @@ http_loop_limits_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     pthread_rwlock_rdlock(&l->s->cfg_lock);
     http_limits(l->http, l->s->cfg);
+    httpconn_set_limits(l->conns, l->s->cfg->request_timeout_ms, l->s->cfg->max_connections);
     pthread_rwlock_unlock(&l->s->cfg_lock);
 }
 
@@ -714,11 +958,14 @@ http_set_config(struct http_server *s, const struct config *cfg, char **err)
     s->nprofiles = cfg->nworkspaces;
     s->cfg = cfg;
     http_limits(s->http, cfg);
+    httpconn_set_limits(s->loops[0].conns, cfg->request_timeout_ms, cfg->max_connections);
     if (s->admin != NULL)
         http_limits(s->admin, cfg);
     for (i = 1; i < s->nloops; i++) {
-        if (!s->loops[i].running)
+        if (!s->loops[i].running) {
             http_limits(s->loops[i].http, cfg);
+            httpconn_set_limits(s->loops[i].conns, cfg->request_timeout_ms, cfg->max_connections);
+        }
         else if (event_base_once(s->loops[i].base, -1, EV_TIMEOUT, http_loop_limits_cb,
                                  &s->loops[i], NULL) != 0)
             log_warn("cannot apply new HTTP limits to a request thread until restart");
@@ -774,6 +1021,7 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
     pthread_rwlockattr_t attr;
     size_t i;
 
+    httpconn_route_libevent_log();
     /* Writers first: a reload must not wait behind a stream of requests. */
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -794,12 +1042,20 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
             return NULL;
         }
         s->loops[i].http = evhttp_new(s->loops[i].base);
+        s->loops[i].conns = httpconn_new(s->loops[i].base);
+        if (s->loops[i].http == NULL || s->loops[i].conns == NULL) {
+            set_error(err, "cannot set up HTTP on the event loop of request thread %zu", i);
+            http_free(s);
+            return NULL;
+        }
         evhttp_set_gencb(s->loops[i].http, http_main_cb, s);
+        httpconn_attach(s->loops[i].conns, s->loops[i].http);
     }
     s->http = s->loops[0].http;
     if (cfg->admin_listen != NULL) {
         s->admin = evhttp_new(base);
         evhttp_set_gencb(s->admin, http_admin_cb, s);
+        httpconn_attach(s->loops[0].conns, s->admin);
     }
     {
         int port = 0;
@@ -808,7 +1064,7 @@ http_start(struct event_base *base, const struct config *cfg, struct queue *q,
         if (http_set_config(s, cfg, err) != 0 || http_bind(s, cfg->listen, err) != 0 ||
             (s->admin != NULL &&
              ((fd = http_listen(cfg->admin_listen, false, &port, err)) < 0 ||
-              http_accept_on(s->admin, fd, cfg->admin_listen, err) != 0)) ||
+              http_accept_on(s->admin, s->loops[0].conns, fd, cfg->admin_listen, err) != 0)) ||
             http_start_threads(s, err) != 0) {
             http_free(s);
             return NULL;
@@ -857,6 +1113,7 @@ http_loop_unbind_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    httpconn_forget_listeners(l->conns);
     http_unbind(l->http);
 }
 
@@ -865,6 +1122,7 @@ http_stop_accepting(struct http_server *s)
 {
     size_t i;
 
+    httpconn_forget_listeners(s->loops[0].conns);
     http_unbind(s->http);
     http_unbind(s->admin);
     for (i = 1; i < s->nloops; i++) {
@@ -888,15 +1146,20 @@ http_free(struct http_server *s)
             pthread_join(s->loops[i].thread, NULL);
         }
     }
+    /* Connections first (evhttp frees them), then the table's references,
+     * then the loops. */
     for (i = 0; i < s->nloops; i++) {
         if (s->loops[i].http != NULL)
             evhttp_free(s->loops[i].http);
+    }
+    if (s->admin != NULL)
+        evhttp_free(s->admin);
+    for (i = 0; i < s->nloops; i++) {
+        httpconn_free(s->loops[i].conns);
         if (i > 0 && s->loops[i].base != NULL)
             event_base_free(s->loops[i].base);
     }
     free(s->loops);
-    if (s->admin != NULL)
-        evhttp_free(s->admin);
     for (i = 0; i < s->nprofiles; i++)
         profile_free(s->profiles[i]);
     free(s->profiles);

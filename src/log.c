@@ -128,29 +128,69 @@ log_clear_secrets(void)
     pthread_mutex_unlock(&log_lock);
 }
 
-/* Replace every registered secret in b by <redacted>; lock held. */
+/* True for a byte that ends the authority part of a URL inside text. */
+static bool
+log_authority_end(char c)
+{
+    return c == '\0' || c == '/' || c == '?' || c == '#' || c == '"' || c == '\'' ||
+           c == '\\' || c == ')' || (unsigned char)c <= ' ';
+}
+
+/*
+ * Append text to out with every registered secret replaced by <redacted>,
+ * then the user information of every URL in it ("scheme://user:pass@")
+ * left out; log_lock held.
+ */
 static void
-do_log_redact(struct buf *b)
+do_log_redact(struct buf *out, const char *text)
+{
+    const char *p = text, *q, *at, *hit, *first;
+    size_t i, hitlen = 0;
+    struct buf tmp;
+
+    buf_init(&tmp);
+    for (;;) {
+        /* The nearest (longest) secret from p on. */
+        first = NULL;
+        for (i = 0; i < log_nsecrets; i++) {
+            hit = strstr(p, log_secrets[i]);
+            if (hit != NULL && (first == NULL || hit < first ||
+                                (hit == first && strlen(log_secrets[i]) > hitlen))) {
+                first = hit;
+                hitlen = strlen(log_secrets[i]);
+            }
+        }
+        if (first == NULL)
+            break;
+        buf_add(&tmp, p, (size_t)(first - p));
+        buf_adds(&tmp, "<redacted>");
+        p = first + hitlen;
+    }
+    buf_adds(&tmp, p);
+    for (p = tmp.data; (hit = strstr(p, "://")) != NULL;) {
+        buf_add(out, p, (size_t)(hit + 3 - p));
+        p = hit + 3;
+        at = NULL;
+        for (q = p; !log_authority_end(*q); q++)
+            if (*q == '@')
+                at = q;
+        if (at != NULL)
+            p = at + 1;
+    }
+    buf_adds(out, p);
+    buf_free(&tmp);
+}
+
+char *
+log_redact(const char *text)
 {
     struct buf out;
-    const char *p, *hit;
-    size_t i, len;
 
-    for (i = 0; i < log_nsecrets; i++) {
-        len = strlen(log_secrets[i]);
-        if (strstr(b->data, log_secrets[i]) == NULL)
-            continue;
-        buf_init(&out);
-        p = b->data;
-        while ((hit = strstr(p, log_secrets[i])) != NULL) {
-            buf_add(&out, p, (size_t)(hit - p));
-            buf_adds(&out, "<redacted>");
-            p = hit + len;
-        }
-        buf_adds(&out, p);
-        buf_free(b);
-        *b = out;
-    }
+    buf_init(&out);
+    pthread_mutex_lock(&log_lock);
+    do_log_redact(&out, text != NULL ? text : "");
+    pthread_mutex_unlock(&log_lock);
+    return buf_detach(&out);
 }
 
 /* Append a logfmt value, quoted when it needs to be. */
@@ -212,10 +252,47 @@ log_timestamp(char *out, size_t size)
     snprintf(out, size, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
+/* The flood guard: lines a second, and burst. */
+#define LOG_FLOOD_RATE 50.0
+#define LOG_FLOOD_BURST 200.0
+
+static pthread_mutex_t log_flood_lock = PTHREAD_MUTEX_INITIALIZER;
+static double log_flood_tokens = LOG_FLOOD_BURST, log_flood_last;
+static unsigned long log_flood_dropped;
+
+bool
+log_flood_ok(void)
+{
+    unsigned long dropped;
+    double now = now_mono();
+    char n[32];
+
+    pthread_mutex_lock(&log_flood_lock);
+    if (log_flood_last > 0)
+        log_flood_tokens += (now - log_flood_last) * LOG_FLOOD_RATE;
+    if (log_flood_tokens > LOG_FLOOD_BURST)
+        log_flood_tokens = LOG_FLOOD_BURST;
+    log_flood_last = now;
+    if (log_flood_tokens < 1) {
+        log_flood_dropped++;
+        pthread_mutex_unlock(&log_flood_lock);
+        return false;
+    }
+    log_flood_tokens -= 1;
+    dropped = log_flood_dropped;
+    log_flood_dropped = 0;
+    pthread_mutex_unlock(&log_flood_lock);
+    if (dropped > 0) {
+        snprintf(n, sizeof n, "%lu", dropped);
+        log_warn("webhook log lines suppressed (too many refused or ignored requests)", "count", n);
+    }
+    return true;
+}
+
 void
 log_at(enum log_level level, const char *msg, ...)
 {
-    struct buf b;
+    struct buf b, r;
     json_t *obj = NULL;
     const char *k, *v;
     char ts[48], *s;
@@ -225,37 +302,41 @@ log_at(enum log_level level, const char *msg, ...)
     if (level < log_get_level())
         return;
     log_timestamp(ts, sizeof ts);
+    buf_init(&b);
+    buf_init(&r);
+    /* Secrets are taken out of each value before it is escaped: escaping
+     * first would hide a secret holding a quote or a backslash from them. */
     pthread_mutex_lock(&log_lock);
     format = log_format;
-    pthread_mutex_unlock(&log_lock);
-
-    buf_init(&b);
+    do_log_redact(&r, msg);
     if (format == LOG_FORMAT_JSON) {
         obj = json_object();
         json_object_set_new(obj, "ts", json_string(ts));
         json_object_set_new(obj, "level", json_string(log_level_name(level)));
-        json_object_set_new(obj, "msg", json_string(msg));
+        json_object_set_new(obj, "msg", json_string(r.data));
     } else {
         buf_printf(&b, "ts=%s level=%s msg=", ts, log_level_name(level));
-        log_logfmt_value(&b, msg);
+        log_logfmt_value(&b, r.data);
     }
     va_start(ap, msg);
     while ((k = va_arg(ap, const char *)) != NULL) {
         v = va_arg(ap, const char *);
-        if (v == NULL)
-            v = "";
+        buf_reset(&r);
+        do_log_redact(&r, v != NULL ? v : "");
         if (obj != NULL) {
             /* json_string refuses invalid UTF-8: keep the line anyway. */
-            json_t *js = json_string(v);
+            json_t *js = json_string(r.data);
             if (js == NULL)
                 js = json_string("<invalid utf-8>");
             json_object_set_new(obj, k, js);
         } else {
             buf_printf(&b, " %s=", k);
-            log_logfmt_value(&b, v);
+            log_logfmt_value(&b, r.data);
         }
     }
     va_end(ap);
+    pthread_mutex_unlock(&log_lock);
+    buf_free(&r);
     if (obj != NULL) {
         s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(obj);
@@ -267,7 +348,6 @@ log_at(enum log_level level, const char *msg, ...)
     buf_addc(&b, '\n');
 
     pthread_mutex_lock(&log_lock);
-    do_log_redact(&b);
     fwrite(b.data, 1, b.len, log_stream != NULL ? log_stream : stderr);
     fflush(log_stream != NULL ? log_stream : stderr);
     pthread_mutex_unlock(&log_lock);

@@ -28,6 +28,10 @@ struct metrics_family {
 
 static const struct metrics_family metrics_families[] = {
     { "webhook_requests_total", M_COUNTER, "Webhook requests by workspace, source (git, platform) and HTTP status." },
+    { "http_errors_total", M_COUNTER, "Error answers by HTTP status, on every route, also those to requests too malformed or large to route." },
+    { "connections_refused_total", M_COUNTER, "Connections closed at once because max_connections were open." },
+    { "requests_timed_out_total", M_COUNTER, "Connections closed because no whole request arrived within request_timeout." },
+    { "accept_errors_total", M_COUNTER, "Failed accepts (out of descriptors, most likely); each pauses the listener for 250 ms." },
     { "queue_depth", M_GAUGE, "Jobs waiting for a worker." },
     { "jobs_running", M_GAUGE, "Jobs running now (busy workers)." },
     { "jobs_total", M_COUNTER, "Sync jobs run, by workspace and result (ok, error)." },

@@ -242,6 +242,34 @@ platform_retryable(long code)
 }
 
 /*
+ * True if url has the scheme, host and port of the platform's base URL:
+ * the token goes nowhere else, whatever a Link header or an answer says.
+ */
+static bool
+platform_same_origin(const char *base, const char *url)
+{
+    static const CURLUPart parts[] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT };
+    CURLU *a = curl_url(), *b = curl_url();
+    char *x, *y;
+    size_t i;
+    bool same = a != NULL && b != NULL &&
+                curl_url_set(a, CURLUPART_URL, base, 0) == CURLUE_OK &&
+                curl_url_set(b, CURLUPART_URL, url, 0) == CURLUE_OK;
+
+    for (i = 0; same && i < nitems(parts); i++) {
+        x = y = NULL;
+        same = curl_url_get(a, parts[i], &x, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+               curl_url_get(b, parts[i], &y, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+               strcasecmp(x, y) == 0;
+        curl_free(x);
+        curl_free(y);
+    }
+    curl_url_cleanup(a);
+    curl_url_cleanup(b);
+    return same;
+}
+
+/*
  * One request with retries.  what names the resource in messages.  On
  * PLATFORM_OK r holds the answer: its body, and unless raw is set the
  * body parsed (raw leaves a 2xx body unparsed for the caller; an error
@@ -263,6 +291,11 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
     enum platform_result res;
 
     memset(r, 0, sizeof *r);
+    if (!platform_same_origin(pl->base, url)) {
+        set_error(err, "%s %s: refused to send the token to %s: not the scheme, host and port of platform.url %s",
+                  method, what, url, pl->base);
+        return PLATFORM_ERROR;
+    }
     budget = (double)(pl->cfg->timeout_ms > 0 ? pl->cfg->timeout_ms : 30000) / 1000;
     if (body != NULL)
         payload = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);

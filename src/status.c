@@ -5,17 +5,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gitsyncd/log.h"
 #include "gitsyncd/status.h"
 #include "gitsyncd/util.h"
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *status_doc;
 
+/*
+ * Redact every string in v, in place: /status is often on the public
+ * address, and a platform's error may echo the request (its token).
+ */
+static void
+status_redact(json_t *v)
+{
+    const char *key;
+    json_t *item;
+    char *clean;
+    size_t i;
+
+    if (json_is_string(v)) {
+        clean = log_redact(json_string_value(v));
+        if (strcmp(clean, json_string_value(v)) != 0 && json_string_set(v, clean) != 0)
+            json_string_set(v, "<redacted>");
+        free(clean);
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, key, item)
+            status_redact(item);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, item)
+            status_redact(item);
+    }
+}
+
 void
 status_update(const char *workspace, json_t *fields)
 {
     json_t *ws;
 
+    status_redact(fields);
     pthread_mutex_lock(&status_lock);
     if (status_doc == NULL)
         status_doc = json_object();

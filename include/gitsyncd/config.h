@@ -83,6 +83,13 @@ struct config_workspace {
     struct config_sync sync;
 };
 
+/* An address range of trusted_proxies: addr/prefix. */
+struct config_net {
+    int family;              /* AF_INET or AF_INET6 */
+    unsigned char addr[16];  /* network byte order; 4 bytes for AF_INET */
+    int prefix;              /* bits that must match */
+};
+
 struct config {
     char *path;           /* the file it was read from */
     unsigned long generation; /* unique per load, to tell reloads apart */
@@ -99,6 +106,11 @@ struct config {
     size_t dedup_size;    /* delivery ids remembered, default 10000 */
     long long dedup_ttl_ms; /* default 1 h */
     size_t max_dirty;     /* dirty resources before a job becomes full, 1000 */
+    int max_connections;  /* open HTTP connections per listener thread, 1024 */
+    bool hide_workspaces; /* unknown workspace and bad signature answered alike */
+    /* peers whose X-Forwarded-For / Forwarded name the client (none) */
+    struct config_net *trusted_proxies;
+    size_t ntrusted_proxies;
     enum log_level log_level;
     enum log_format log_format;
     size_t nworkspaces;

@@ -5,7 +5,9 @@
  *     log_info("commit pushed", "workspace", ws->name, "slug", slug);
  *
  * Values registered with log_add_secret() are replaced by <redacted>
- * wherever they appear, as a last line of defence.
+ * wherever they appear, and URLs lose their user information, in every
+ * value before it is escaped.  log_redact() is that same redaction for
+ * every other output (/status, error answers, command output).
  */
 #ifndef GITSYNCD_LOG_H
 #define GITSYNCD_LOG_H
@@ -33,8 +35,19 @@ const char *log_format_name(enum log_format format);
 
 /* Never print this string (a token, a password); copied. */
 void log_add_secret(const char *secret);
+/* text with every registered secret replaced by <redacted> and every URL
+ * without its "user:password@"; a new string (text NULL: ""). */
+char *log_redact(const char *text);
 /* Forget every registered secret (config reload). */
 void log_clear_secrets(void);
+
+/*
+ * The flood guard, for lines any client can cause (refused, ignored and
+ * duplicate requests, libevent's own lines): true if one may be written
+ * now.  Past 50 a second (after a burst of 200) they are counted instead,
+ * and the count is logged once lines flow again.
+ */
+bool log_flood_ok(void);
 
 /* Write one line: msg, then key/value string pairs ending with NULL. */
 void log_at(enum log_level level, const char *msg, ...);

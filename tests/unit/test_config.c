@@ -309,7 +309,7 @@ test_print_redacts(void **state)
     assert_null(strstr(out, "c2VjcmV0LXNlY3JldA"));
     assert_null(strstr(out, "gh-pass-777"));
     assert_null(strstr(out, "hook-secret-31337"));
-    assert_non_null(strstr(out, "https://<redacted>@github.com/a/b.git"));
+    assert_non_null(strstr(out, " https://github.com/a/b.git "));
     assert_non_null(strstr(out, "<redacted>"));
     free(out);
     config_free(cfg);

@@ -108,6 +108,31 @@ test_secret_redacted(void **state)
     assert_non_null(strstr(captured, "<redacted>"));
 }
 
+/* The one redaction: secrets with quotes, URL userinfo, nothing else. */
+static void
+test_redact_text(void **state)
+{
+    struct { const char *in, *out; } cases[] = {
+        { "Bearer ab\"c\\d-77", "Bearer <redacted>" },
+        { "x http://u:p%40ss@h:1/a and https://only@h2/b y", "x http://h:1/a and https://h2/b y" },
+        { "git@github.com:o/r.git ssh://h/p@x", "git@github.com:o/r.git ssh://h/p@x" },
+        { "(http://me:ab\"c\\d-77@h)", "(http://h)" },
+        { "", "" },
+        { "no secret here", "no secret here" },
+    };
+    size_t i;
+    char *r;
+
+    (void)state;
+    log_add_secret("ab\"c\\d-77");
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        r = log_redact(cases[i].in);
+        assert_string_equal(r, cases[i].out);
+        free(r);
+    }
+    log_clear_secrets();
+}
+
 static void
 test_parse_names(void **state)
 {
@@ -160,6 +185,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_level_threshold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_redacted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redact_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_whole_lines, setup, teardown),
     };
