@@ -18,7 +18,8 @@ PACKAGES="build-essential autoconf automake pkg-config git curl ca-certificates
 libevent-dev libgit2-dev libyaml-dev libcurl4-openssl-dev libjansson-dev libyajl-dev
 libssl-dev libcmocka-dev python3 python3-yaml man-db groff-base lighttpd
 openssh-server openssh-client prometheus wrk webhook nginx-light valgrind clang
-libclang-rt-14-dev procps iproute2 openssl systemd time"
+libclang-rt-14-dev procps iproute2 openssl systemd time
+debhelper dh-autoreconf dpkg-dev lintian"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 

@@ -26,6 +26,7 @@ cmd_check_config(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct config *cfg;
@@ -33,15 +34,19 @@ cmd_check_config(int argc, char **argv)
     char *err = NULL, *text = NULL, *clean;
     size_t len = 0;
     FILE *f;
-    int c;
+    int c, r;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'h':
             check_config_usage(stdout);
             return EXIT_OK;
         default:
-            check_config_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                check_config_usage(stderr);
             return EXIT_USAGE;
         }
     }

@@ -127,9 +127,9 @@ codec_print_decode_error(const char *path, const char *err)
 
     if (strncmp(err, path, n) == 0 && err[n] == ':' &&
         sscanf(err + n + 1, "%d:%d: %n", &line, &col, &used) == 2 && used > 0)
-        printf("%s:%d:%d: error: %s\n", path, line, col, err + n + 1 + used);
+        fprintf(stderr, "%s:%d:%d: error: %s\n", path, line, col, err + n + 1 + used);
     else
-        printf("%s:1:1: error: %s\n", path, err);
+        fprintf(stderr, "%s:1:1: error: %s\n", path, err);
 }
 
 /* Load the profile named by --profile (default demo); print errors. */
@@ -181,9 +181,9 @@ validate_usage(FILE *f)
             "<kind folder>/<slug>.yaml as the profile (default: demo) names them, the\n"
             "way gitsyncd checks a push: canonical YAML that parses, the slug rule,\n"
             "required fields and their types, and references to resources that exist\n"
-            "in the tree.  Other files are ignored.  Problems are printed as\n"
-            "PATH:LINE:COL: error: MESSAGE.  Exit 0 if all is well, 1 if not, 2 on a\n"
-            "usage error.\n");
+            "in the tree.  Other files are ignored.  Problems and the summary go to\n"
+            "standard error, as PATH:LINE:COL: error: MESSAGE; standard output\n"
+            "stays empty.  Exit 0 if all is well, 1 if not, 2 on a usage error.\n");
 }
 
 int
@@ -192,6 +192,7 @@ cmd_validate(int argc, char **argv)
     static const struct option longopts[] = {
         { "profile", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct codec_files fs = { NULL, 0 };
@@ -202,9 +203,9 @@ cmd_validate(int argc, char **argv)
     json_t **docs;
     char *data, *err = NULL;
     size_t len, i, j, f, errors = 0;
-    int c;
+    int c, r;
 
-    while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             profile = optarg;
@@ -213,7 +214,11 @@ cmd_validate(int argc, char **argv)
             validate_usage(stdout);
             return EXIT_OK;
         default:
-            validate_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                validate_usage(stderr);
             return EXIT_USAGE;
         }
     }
@@ -239,7 +244,7 @@ cmd_validate(int argc, char **argv)
         struct codec_file *cf = &fs.v[i];
 
         if (read_file(cf->path, RESOURCE_MAX_FILE, &data, &len, &err) != 0) {
-            printf("%s:1:1: error: %s\n", cf->path, err);
+            fprintf(stderr, "%s:1:1: error: %s\n", cf->path, err);
             errors++;
             free(err);
             err = NULL;
@@ -250,7 +255,7 @@ cmd_validate(int argc, char **argv)
             errors++;
         } else if (resource_validate_key(p, cf->kind, cf->slug, docs[i], &key, &err) != 0) {
             pos = key != NULL ? resource_marks_find(&marks[i], key) : NULL;
-            printf("%s:%d:%d: error: %s\n", cf->path, pos ? pos->line : 1,
+            fprintf(stderr, "%s:%d:%d: error: %s\n", cf->path, pos ? pos->line : 1,
                    pos ? pos->col : 1, err);
             errors++;
             json_decref(docs[i]);
@@ -276,7 +281,7 @@ cmd_validate(int argc, char **argv)
                         strcmp(fs.v[f].slug, target) == 0;
             if (!found) {
                 pos = resource_marks_find(&marks[i], ref->as);
-                printf("%s:%d:%d: error: %s: no %s \"%s\" in this tree\n",
+                fprintf(stderr, "%s:%d:%d: error: %s: no %s \"%s\" in this tree\n",
                        fs.v[i].path, pos ? pos->vline : 1, pos ? pos->vcol : 1,
                        ref->as, ref->kind, target);
                 errors++;
@@ -305,7 +310,9 @@ fmt_usage(FILE *f)
             "Rewrite resource files in canonical form, in place and atomically.  A\n"
             "PATH is a file, a directory (its <kind folder>/<slug>.yaml files), or -\n"
             "for standard input to standard output (--kind names its kind, for the\n"
-            "field order).  The default PATH is the current directory.\n"
+            "field order).  The default PATH is the current directory.  Errors go\n"
+            "to standard error; standard output carries only the formatted text\n"
+            "of -, the files changed, or (--check) the files that would change.\n"
             "\n"
             "  --check           change nothing: list the files that would change\n"
             "                    and exit 1 if there are any\n"
@@ -327,7 +334,7 @@ fmt_one(const char *path, const struct profile_kind *k, bool check)
     int rc = -1;
 
     if (codec_read(path, &data, &len, &err) != 0) {
-        printf("%s:1:1: error: %s\n", path, err);
+        fprintf(stderr, "%s:1:1: error: %s\n", path, err);
         goto done;
     }
     if (resource_decode(path, data, len, &doc, &err) != 0) {
@@ -353,7 +360,7 @@ fmt_one(const char *path, const struct profile_kind *k, bool check)
     if (stat(path, &st) != 0)
         st.st_mode = 0644;
     if (write_file_atomic(path, out, olen, (int)(st.st_mode & 07777), &err) != 0) {
-        printf("%s:1:1: error: %s\n", path, err);
+        fprintf(stderr, "%s:1:1: error: %s\n", path, err);
         goto done;
     }
     printf("formatted %s\n", path);
@@ -374,6 +381,7 @@ cmd_fmt(int argc, char **argv)
         { "profile", required_argument, NULL, 'p' },
         { "kind", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     static char *dot[] = { ".", NULL };
@@ -402,7 +410,11 @@ cmd_fmt(int argc, char **argv)
             fmt_usage(stdout);
             return EXIT_OK;
         default:
-            fmt_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                fmt_usage(stderr);
             return EXIT_USAGE;
         }
     }

@@ -300,21 +300,26 @@ cmd_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct serve sv;
     struct event *sigterm, *sigint, *sighup;
     char *err = NULL;
-    int c, rc = EXIT_OK;
+    int c, r, rc = EXIT_OK;
     size_t i;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'h':
             serve_usage(stdout);
             return EXIT_OK;
         default:
-            serve_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                serve_usage(stderr);
             return EXIT_USAGE;
         }
     }

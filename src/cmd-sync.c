@@ -68,6 +68,7 @@ cmd_sync(int argc, char **argv)
     static const struct option longopts[] = {
         { "once", no_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
+        CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct reconcile_report rep;
@@ -76,9 +77,9 @@ cmd_sync(int argc, char **argv)
     const char *path;
     char *err = NULL;
     bool once = false;
-    int c, rc, left;
+    int c, r, rc, left;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h" CMD_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             once = true;
@@ -87,7 +88,11 @@ cmd_sync(int argc, char **argv)
             sync_usage(stdout);
             return EXIT_OK;
         default:
-            sync_usage(stderr);
+            r = cmd_global_option(c, optarg);
+            if (r > 0)
+                break;
+            if (r == 0)
+                sync_usage(stderr);
             return EXIT_USAGE;
         }
     }

@@ -27,6 +27,7 @@ static const struct main_cmd main_cmds[] = {
     { "validate", cmd_validate, "check a tree of resource files offline", 0 },
     { "fmt", cmd_fmt, "rewrite resource files in canonical form", 0 },
     { "check-config", cmd_check_config, "check a configuration file", 0 },
+    { "status", cmd_status, "show the running daemon's per-workspace status", 0 },
 };
 
 static void
@@ -37,6 +38,7 @@ main_usage(FILE *f)
     fprintf(f,
             "usage: gitsyncd [-c FILE] [--log-level LEVEL] [--log-format FORMAT]\n"
             "                [--allow-root] [COMMAND] [ARGS...]\n"
+            "       (the options may also follow the command: gitsyncd serve -c FILE)\n"
             "\n"
             "Keep a SaaS platform's configuration and a Git repository in two-way sync.\n"
             "\n"
@@ -85,6 +87,29 @@ cmd_apply_log_opts(void)
     return 0;
 }
 
+int
+cmd_global_option(int c, const char *arg)
+{
+    switch (c) {
+    case 'c':
+    case CMD_OPT_CONFIG:
+        global_opts.config_path = arg;
+        return 1;
+    case CMD_OPT_LOG_LEVEL:
+        global_opts.log_level = arg;
+        break;
+    case CMD_OPT_LOG_FORMAT:
+        global_opts.log_format = arg;
+        break;
+    case CMD_OPT_ALLOW_ROOT:
+        global_opts.allow_root = 1;
+        return 1;
+    default:
+        return 0;
+    }
+    return cmd_apply_log_opts() == 0 ? 1 : -1;
+}
+
 /*
  * serve and sync hold tokens, write the state dir and answer the network:
  * as root a bug would own the machine.  False (with a message) if we are
@@ -97,8 +122,10 @@ main_root_ok(int argc, char **argv)
 
     if (geteuid() != 0 || global_opts.allow_root)
         return 1;
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+    /* --allow-root may come after the command too. */
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+            strcmp(argv[i], "--allow-root") == 0)
             return 1;
     }
     fprintf(stderr, "gitsyncd: %s: refusing to run as root; run it as a user of its own "

@@ -1,11 +1,13 @@
 /* profile: a platform's REST API described in YAML, loaded and checked. */
 #include "autoconfig.h"
 
+#include <limits.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gitsyncd/profile.h"
 #include "gitsyncd/util.h"
@@ -672,6 +674,29 @@ profile_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+#ifdef GITSYNCD_BUILD_DIR
+/* True if this program runs from the build tree it was built in. */
+static bool
+profile_in_build_tree(void)
+{
+    char exe[PATH_MAX], *slash, *build;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    bool same;
+
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return false;
+    *slash = '\0';
+    build = realpath(GITSYNCD_BUILD_DIR, NULL);
+    same = build != NULL && strcmp(build, exe) == 0;
+    free(build);
+    return same;
+}
+#endif
+
 int
 profile_load(const char *name_or_path, const char *const *dirs,
              struct profile **out, char **err)
@@ -704,12 +729,24 @@ profile_load(const char *name_or_path, const char *const *dirs,
             goto found;
         free(path);
     }
+#ifdef GITSYNCD_BUILD_DIR
+    /* Not installed, run from its build tree: the source tree's profiles. */
+    if (profile_in_build_tree()) {
+        path = xasprintf("%s/%s.yaml", GITSYNCD_SOURCE_PROFILES_DIR, name_or_path);
+        if (profile_exists(path))
+            goto found;
+        buf_printf(&tried, " %s", GITSYNCD_SOURCE_PROFILES_DIR);
+        free(path);
+    }
+#endif
     path = xasprintf("%s/%s.yaml", GITSYNCD_PROFILES_DIR, name_or_path);
     if (profile_exists(path))
         goto found;
     buf_printf(&tried, " %s", GITSYNCD_PROFILES_DIR);
     free(path);
-    set_error(err, "profile \"%s\" not found (looked in:%s)", name_or_path, tried.data);
+    set_error(err, "profile \"%s\" not found (looked in:%s); set GITSYNCD_PROFILE_PATH "
+                   "to a directory of profiles, or give the profile file's path "
+                   "(./%s.yaml)", name_or_path, tried.data, name_or_path);
     buf_free(&tried);
     return -1;
 found:

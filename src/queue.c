@@ -8,6 +8,7 @@
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
 #include "gitsyncd/queue.h"
+#include "gitsyncd/status.h"
 #include "gitsyncd/util.h"
 
 /* A configuration and the jobs using it. */
@@ -82,6 +83,14 @@ do_queue_ready(struct queue *q, struct queue_ws *s)
     pthread_cond_signal(&q->cond);
 }
 
+/* Publish a workspace's queue state in /status; lock held. */
+static void
+do_queue_status(const struct queue_ws *s)
+{
+    status_update(s->name, json_pack("{s:b, s:b}", "queued", s->pending != NULL,
+                                     "running", s->running));
+}
+
 /* The pending job of a slot, made if there is none; lock held. */
 static struct job *
 do_queue_job(struct queue *q, struct queue_ws *s)
@@ -91,6 +100,7 @@ do_queue_job(struct queue *q, struct queue_ws *s)
         s->pending->workspace = xstrdup(s->name);
         s->pending->first_event_at = now_wall();
         q->npending++;
+        do_queue_status(s);
     }
     if (!s->running && !s->ready)
         do_queue_ready(q, s);
@@ -232,6 +242,7 @@ queue_worker(void *arg)
         q->npending--;
         s->running = true;
         q->nrunning++;
+        do_queue_status(s);
         c = q->conf;
         c->refs++;
         do_queue_gauge(q);
@@ -249,6 +260,7 @@ queue_worker(void *arg)
         q->jobs_run++;
         s->running = false;
         q->nrunning--;
+        do_queue_status(s);
         do_queue_gauge(q);
         do_queue_conf_put(q, c);
         /* Events that came in meanwhile wait in s->pending: queue it. */

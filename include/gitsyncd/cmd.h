@@ -29,8 +29,34 @@ int cmd_sync(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_fmt(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Apply --log-level/--log-format over the configuration's log settings. */
 int cmd_apply_log_opts(void);
+
+/*
+ * The global options are accepted after the command too ("gitsyncd serve
+ * -c FILE"): a subcommand puts CMD_GLOBAL_LONGOPTS in its long options and
+ * CMD_GLOBAL_SHORTOPTS ("c:") in its short ones unless it has its own -c,
+ * and hands every option it does not know to cmd_global_option().
+ */
+enum {
+    CMD_OPT_CONFIG = 0x100,
+    CMD_OPT_LOG_LEVEL,
+    CMD_OPT_LOG_FORMAT,
+    CMD_OPT_ALLOW_ROOT,
+};
+#define CMD_GLOBAL_SHORTOPTS "c:"
+#define CMD_GLOBAL_LONGOPTS                                                  \
+    { "config", required_argument, NULL, CMD_OPT_CONFIG },                   \
+    { "log-level", required_argument, NULL, CMD_OPT_LOG_LEVEL },             \
+    { "log-format", required_argument, NULL, CMD_OPT_LOG_FORMAT },           \
+    { "allow-root", no_argument, NULL, CMD_OPT_ALLOW_ROOT }
+
+/*
+ * Take option c (getopt's answer, its argument in arg) if it is a global
+ * one: 1 taken, 0 not a global option, -1 a bad value (message printed).
+ */
+int cmd_global_option(int c, const char *arg);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "gitsyncd/config.h"
 #include "gitsyncd/queue.h"
+#include "gitsyncd/status.h"
 #include "gitsyncd/util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -75,6 +76,29 @@ reset(int ms)
     sleep_ms = ms;
 }
 
+/*
+ * True if /status shows a workspace with a job queued or running: the
+ * queue sets these under its lock, so a job a worker has taken but not
+ * yet started still counts (queue_depth() no longer does).
+ */
+static bool
+status_busy(void)
+{
+    char *text = status_render();
+    json_t *doc = json_loads(text, 0, NULL), *w;
+    const char *name;
+    bool busy = false;
+
+    json_object_foreach(json_object_get(doc, "workspaces"), name, w) {
+        if (json_is_true(json_object_get(w, "queued")) ||
+            json_is_true(json_object_get(w, "running")))
+            busy = true;
+    }
+    json_decref(doc);
+    free(text);
+    return busy;
+}
+
 /* Wait until the queue is idle and nothing runs. */
 static void
 drain(struct queue *q)
@@ -85,7 +109,7 @@ drain(struct queue *q)
         pthread_mutex_lock(&lock);
         r = running;
         pthread_mutex_unlock(&lock);
-        if (queue_depth(q) == 0 && r == 0)
+        if (queue_depth(q) == 0 && r == 0 && !status_busy())
             return;
         usleep(10000);
     }
@@ -194,6 +218,51 @@ test_one_at_a_time(void **state)
     queue_free(q);
 }
 
+/* w0's "queued" and "running" in /status, as "q,r" (0 or 1 each). */
+static void
+status_of_w0(char out[4])
+{
+    char *text = status_render();
+    json_t *doc = json_loads(text, 0, NULL), *w;
+
+    assert_non_null(doc);
+    w = json_object_get(json_object_get(doc, "workspaces"), "w0");
+    snprintf(out, 4, "%d,%d", json_is_true(json_object_get(w, "queued")),
+             json_is_true(json_object_get(w, "running")));
+    json_decref(doc);
+    free(text);
+}
+
+/* /status shows whether a workspace's job runs and whether one waits. */
+static void
+test_status_shows_queue(void **state)
+{
+    struct queue *q;
+    char st[4];
+    int i;
+
+    (void)state;
+    reset(300);
+    q = queue_new(1, slow_job, NULL, make_config(1, 100));
+    queue_add_full(q, "w0");
+    usleep(100000);
+    status_of_w0(st);
+    assert_string_equal(st, "0,1");
+    queue_add_full(q, "w0");
+    status_of_w0(st);
+    assert_string_equal(st, "1,1");
+    drain(q);
+    for (i = 0; i < 100; i++) {
+        status_of_w0(st);
+        if (strcmp(st, "0,0") == 0)
+            break;
+        usleep(10000);
+    }
+    assert_string_equal(st, "0,0");
+    queue_free(q);
+    status_shutdown();
+}
+
 int
 main(void)
 {
@@ -202,6 +271,7 @@ main(void)
         cmocka_unit_test(test_overflow_becomes_full),
         cmocka_unit_test(test_parallel),
         cmocka_unit_test(test_one_at_a_time),
+        cmocka_unit_test(test_status_shows_queue),
     };
 
     return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
