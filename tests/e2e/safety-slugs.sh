@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 . "$top_srcdir/tests/e2e/fakelib.sh"
-plan 9
+plan 10
 
 fake_write '
 def m(i, slug): return {"id": i, "slug": slug, "name": "n%d" % i, "sourceId": 1, "queryType": "raw_sql"}
@@ -32,6 +32,8 @@ is "/status lists each invalid slug with its kind and id" "$listed" \
     "''#7 '.'#6 '..'#3 '../../etc/x'#4 '.git'#5 'UPPER'#9 'a/b'#2 'evil\\nGitsyncd-Actor: Forged <f@example.com>'#8"
 like "the gauge counts them" "$(curl -sS "http://127.0.0.1:$GPORT/metrics")" \
     'gitsyncd_invalid_platform_objects\{workspace="w"\} 8'
+is "gitsyncd status counts them as invalid" \
+    "$("$GITSYNCD" -c "$T/gitsyncd.yaml" status | awk '$1 == "w" { print $(NF - 2) }')" 8
 unlike "no commit message carries a forged trailer" \
     "$(git --git-dir="$T/remote.git" log --format=%B main)" '^Gitsyncd-Actor: Forged'
 ok "the repository is sound" git --git-dir="$T/remote.git" fsck --strict
