@@ -22,8 +22,10 @@
 #include "gitsyncd/http.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
+#include "gitsyncd/platform.h"
 #include "gitsyncd/queue.h"
 #include "gitsyncd/reconcile.h"
+#include "gitsyncd/statelock.h"
 #include "gitsyncd/status.h"
 #include "gitsyncd/util.h"
 
@@ -58,7 +60,8 @@ serve_usage(FILE *f)
             "workspace in two-way sync (a full reconcile at start-up and every\n"
             "sync.interval).  SIGHUP reloads the configuration (a broken one is\n"
             "logged and the old one kept); SIGTERM stops accepting, lets running\n"
-            "syncs finish and exits 0.  Logs go to standard error.\n");
+            "syncs finish (cancelling a platform request that runs 3 s past it)\n"
+            "and exits 0.  Logs go to standard error.\n");
 }
 
 /* An ISO 8601 UTC time. */
@@ -139,6 +142,7 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
                 config_conflict_name(ws->sync.conflict), (char *)NULL);
     metrics_set("conflicts_open", (double)rep.conflicts_open.n, "workspace", w, (char *)NULL);
     metrics_set("refused_deletes", (double)rep.refused_deletes.n, "workspace", w, (char *)NULL);
+    metrics_set("branch_missing", rep.branch_missing ? 1 : 0, "workspace", w, (char *)NULL);
     if (rc == 0) {
         metrics_set("invalid_resources", (double)(rep.invalid.n + rep.invalid_platform.n),
                     "workspace", w, (char *)NULL);
@@ -172,6 +176,8 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
         json_object_set_new(st, "last_error_at", serve_time(now_wall()));
     }
     json_object_set_new(st, "branch", json_string(ws->git.branch));
+    json_object_set_new(st, "state", json_string(rep.branch_missing ? "branch_missing"
+                                                 : rc == 0 ? "ok" : "error"));
     status_update(w, st);
     snprintf(buf, sizeof buf, "%.3f", took);
     if (rc == 0)
@@ -281,7 +287,17 @@ serve_reload(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* SIGTERM, SIGINT: stop accepting, let running jobs finish, leave the loop. */
+/*
+ * Seconds a platform request may run after SIGTERM (or after it started,
+ * if later) before it is cancelled: running syncs finish against a
+ * platform that answers, and one that hangs cannot hold the exit for its
+ * timeout (a sync cut short is finished by the next start, as after a
+ * crash).
+ */
+#define SERVE_STOP_GRACE 3.0
+
+/* SIGTERM, SIGINT: stop accepting, let running jobs finish (their platform
+ * requests bounded by SERVE_STOP_GRACE), leave the loop. */
 static void
 serve_stop(evutil_socket_t fd, short what, void *arg)
 {
@@ -289,7 +305,9 @@ serve_stop(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    log_info("stopping: no new requests; waiting for running syncs");
+    log_info("stopping: no new requests; waiting for running syncs "
+             "(a platform request is cancelled 3 s after this or after it started)");
+    platform_stop(SERVE_STOP_GRACE);
     http_stop_accepting(sv->http);
     queue_stop(sv->queue);
     event_base_loopbreak(sv->base);
@@ -304,6 +322,7 @@ cmd_serve(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct serve sv;
+    struct statelock *lock = NULL;
     struct event *sigterm, *sigint, *sighup;
     char *err = NULL;
     int c, r, rc = EXIT_OK;
@@ -345,6 +364,14 @@ cmd_serve(int argc, char **argv)
         config_free(sv.cfg);
         return EXIT_FAILURE_RUNTIME;
     }
+    /* One process per state_dir: a second serve, or a cron'd sync --once,
+     * would race this one on the mirrors' refs. */
+    if (statelock_acquire(sv.cfg->state_dir, "serve", 0, &lock, &err) != 0) {
+        fprintf(stderr, "gitsyncd: refusing to start: %s\n", err);
+        free(err);
+        config_free(sv.cfg);
+        return EXIT_FAILURE_RUNTIME;
+    }
     signal(SIGPIPE, SIG_IGN);
     /*
      * A job's large buffers (a listing page, a folder's tree, a pack
@@ -371,6 +398,7 @@ cmd_serve(int argc, char **argv)
         free(err);
         queue_free(sv.queue);
         event_base_free(sv.base);
+        statelock_release(lock);
         return EXIT_FAILURE_RUNTIME;
     }
     sigterm = evsignal_new(sv.base, SIGTERM, serve_stop, &sv);
@@ -412,5 +440,6 @@ cmd_serve(int argc, char **argv)
     git_libgit2_shutdown();
     curl_global_cleanup();
     log_info("gitsyncd stopped");
+    statelock_release(lock);
     return rc;
 }

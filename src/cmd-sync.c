@@ -13,12 +13,14 @@
 #include "gitsyncd/config.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/reconcile.h"
+#include "gitsyncd/statelock.h"
+#include "gitsyncd/util.h"
 
 static void
 sync_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gitsyncd [-c FILE] sync --once WORKSPACE\n"
+            "usage: gitsyncd [-c FILE] sync --once [--wait DURATION] [--restore-branch] WORKSPACE\n"
             "\n"
             "Run one full two-way reconcile of WORKSPACE (platform and Git),\n"
             "print a summary and exit: 0 when both sides are in sync, 1 when\n"
@@ -27,6 +29,12 @@ sync_usage(FILE *f)
             "or configuration error.\n"
             "\n"
             "  --once   required: run once and exit (the daemon is `serve`)\n"
+            "  --wait DURATION\n"
+            "           while another gitsyncd holds the state_dir, wait for it this\n"
+            "           long (\"30s\", \"5m\"); without it, exit 1 naming the holder\n"
+            "  --restore-branch\n"
+            "           the workspace branch was deleted on the remote: push the base\n"
+            "           back as the branch, on top of its last head, then sync\n"
             "  -h, --help\n");
 }
 
@@ -67,13 +75,19 @@ cmd_sync(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "once", no_argument, NULL, 'o' },
+        { "wait", required_argument, NULL, 'w' },
+        { "restore-branch", no_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         CMD_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     struct reconcile_report rep;
     struct config *cfg = NULL;
+    struct statelock *lock = NULL;
     const struct config_workspace *ws;
+    long long wait_ms = 0;
+    bool restore = false;
+    char head[GIT_OID_HEXSZ + 1], *what;
     const char *path;
     char *err = NULL;
     bool once = false;
@@ -83,6 +97,15 @@ cmd_sync(int argc, char **argv)
         switch (c) {
         case 'o':
             once = true;
+            break;
+        case 'w':
+            if (parse_duration_ms(optarg, &wait_ms) != 0 || wait_ms < 0) {
+                fprintf(stderr, "gitsyncd: --wait %s: not a duration (e.g. 30s, 5m)\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            restore = true;
             break;
         case 'h':
             sync_usage(stdout);
@@ -124,9 +147,30 @@ cmd_sync(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    what = xasprintf("sync --once %s", ws->name);
+    rc = statelock_acquire(cfg->state_dir, what, wait_ms, &lock, &err);
+    free(what);
+    if (rc != 0) {
+        fprintf(stderr, "gitsyncd: %s\n", err);
+        free(err);
+        config_free(cfg);
+        return EXIT_FAILURE_RUNTIME;
+    }
+
     curl_global_init(CURL_GLOBAL_DEFAULT);
     git_libgit2_init();
-    rc = reconcile_run(cfg, ws, NULL, &rep, &err);
+    rc = 0;
+    if (restore) {
+        rc = reconcile_restore_branch(cfg, ws, head, sizeof head, &err);
+        if (rc == 0) {
+            printf("workspace %s: restored branch %s at %s\n", ws->name, ws->git.branch, head);
+            log_info("branch restored from the base", "workspace", ws->name, "branch", ws->git.branch,
+                     "head", head);
+        }
+    }
+    memset(&rep, 0, sizeof rep);
+    if (rc == 0)
+        rc = reconcile_run(cfg, ws, NULL, &rep, &err);
     printf("workspace %s: %s\n", ws->name, rc == 0 ? "synced" : "FAILED");
     if (rc != 0) {
         char *line = xasprintf("  error: %s", err != NULL ? err : "unknown");
@@ -162,5 +206,6 @@ cmd_sync(int argc, char **argv)
     config_free(cfg);
     git_libgit2_shutdown();
     curl_global_cleanup();
+    statelock_release(lock);
     return rc == 0 && left == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }

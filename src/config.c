@@ -87,6 +87,8 @@ static const struct config_field config_platform_fields[] = {
     FN("connect_timeout", CT_DURATION, struct config_platform, connect_timeout_ms, 1, 600000),
     FN("timeout", CT_DURATION, struct config_platform, timeout_ms, 1, 3600000),
     FN("max_retries", CT_INT, struct config_platform, max_retries, 0, 100),
+    FN("list_timeout", CT_DURATION, struct config_platform, list_timeout_ms, 1, 86400000),
+    FN("list_max_items", CT_COUNT, struct config_platform, list_max_items, 1, 1e9),
     F("ca_file", CT_STRING, struct config_platform, ca_file),
     F("tls_verify", CT_BOOL, struct config_platform, tls_verify),
     F("actor", CT_STRING, struct config_platform, actor),
@@ -365,6 +367,8 @@ config_workspaces(struct config_parser *cp, const struct ynode *seq)
         ws->platform.connect_timeout_ms = 5000;
         ws->platform.timeout_ms = 30000;
         ws->platform.max_retries = 5;
+        ws->platform.list_timeout_ms = 600000;
+        ws->platform.list_max_items = 1000000;
         ws->platform.tls_verify = true;
         ws->git.tls_verify = true;
         ws->git.timeout_ms = 60000;
@@ -847,6 +851,8 @@ config_print(FILE *f, const struct config *cfg)
         fprintf(f, "  platform http   connect %lldms, timeout %lldms, %d retries, tls verify %s\n",
                 ws->platform.connect_timeout_ms, ws->platform.timeout_ms,
                 ws->platform.max_retries, ws->platform.tls_verify ? "on" : "OFF");
+        fprintf(f, "  platform lists  at most %zu items and %lldms per kind\n",
+                ws->platform.list_max_items, ws->platform.list_timeout_ms);
         u = config_url_redacted(ws->git.url);
         fprintf(f, "  git             %s branch %s path \"%s\"\n", u, ws->git.branch, ws->git.path);
         free(u);

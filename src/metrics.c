@@ -44,6 +44,7 @@ static const struct metrics_family metrics_families[] = {
     { "invalid_resources", M_GAUGE, "Resources skipped as invalid: files on the branch and objects on the platform." },
     { "invalid_platform_objects", M_GAUGE, "Platform objects not synced: invalid or duplicate slug, number out of range, over the limits." },
     { "refused_deletes", M_GAUGE, "Deletions refused because a push deleted more than max_deletes." },
+    { "branch_missing", M_GAUGE, "1 while the workspace branch is missing on the remote and a base exists (nothing synced)." },
     { "platform_requests_total", M_COUNTER, "HTTP requests to the platform by method and status (0: no answer)." },
     { "platform_request_duration_seconds", M_HISTOGRAM, "Latency of platform requests." },
     { "last_sync_timestamp_seconds", M_GAUGE, "When the last successful sync of a workspace ended." },

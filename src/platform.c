@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,53 @@ platform_result_name(enum platform_result r)
     return "?";
 }
 
+/* Set by platform_stop (shutdown): when it began (now_mono() in ms, 0:
+ * not stopping) and how long a request may go on past it. */
+static atomic_llong platform_stop_ms;
+static atomic_llong platform_grace_ms;
+
+void
+platform_stop(double grace)
+{
+    long long now = (long long)(now_mono() * 1000);
+
+    atomic_store(&platform_grace_ms, (long long)(grace * 1000));
+    atomic_store(&platform_stop_ms, now > 0 ? now : 1);
+}
+
+/*
+ * libcurl progress callback (arg: the request's start, now_mono()): once
+ * stopping, abort a transfer that has run grace past the stop or past its
+ * own start, whichever is later.  libcurl calls it at least once a second,
+ * also while no byte moves.
+ */
+static int
+platform_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                  curl_off_t ulnow)
+{
+    long long stop = atomic_load(&platform_stop_ms);
+    long long start = (long long)(*(const double *)arg * 1000);
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    if (stop == 0)
+        return 0;
+    return (long long)(now_mono() * 1000) > (start > stop ? start : stop) +
+                                                 atomic_load(&platform_grace_ms);
+}
+
+/* Sleep for seconds, or less if gitsyncd starts stopping meanwhile. */
+static void
+platform_sleep(double seconds)
+{
+    double end = now_mono() + seconds, left;
+
+    while (atomic_load(&platform_stop_ms) == 0 && (left = end - now_mono()) > 0)
+        usleep((useconds_t)((left < 0.1 ? left : 0.1) * 1e6));
+}
+
 /* libcurl body callback, bounded. */
 static size_t
 platform_write(char *data, size_t size, size_t n, void *arg)
@@ -176,7 +224,7 @@ platform_rate_wait(struct platform *pl)
     oldest = pl->window[pl->window_pos];
     wait = oldest + period - now_mono();
     if (oldest > 0 && wait > 0)
-        usleep((useconds_t)(wait * 1e6));
+        platform_sleep(wait);
     pl->window[pl->window_pos] = now_mono();
     pl->window_pos = (pl->window_pos + 1) % pl->nwindow;
 }
@@ -312,6 +360,11 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         platform_response_free(r);
         buf_init(&r->body);
         platform_rate_wait(pl);
+        if (attempt > 0 && atomic_load(&platform_stop_ms) != 0) {
+            set_error(err, "%s %s: not retried: gitsyncd is stopping", method, what);
+            res = PLATFORM_ERROR;
+            goto out;
+        }
         curl_easy_reset(pl->curl);
         curl_easy_setopt(pl->curl, CURLOPT_URL, url);
         curl_easy_setopt(pl->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -329,13 +382,16 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         curl_easy_setopt(pl->curl, CURLOPT_HEADERFUNCTION, platform_header);
         curl_easy_setopt(pl->curl, CURLOPT_HEADERDATA, r);
         curl_easy_setopt(pl->curl, CURLOPT_ERRORBUFFER, curlerr);
+        curl_easy_setopt(pl->curl, CURLOPT_XFERINFOFUNCTION, platform_progress);
+        curl_easy_setopt(pl->curl, CURLOPT_XFERINFODATA, &t0);
+        curl_easy_setopt(pl->curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(pl->curl, CURLOPT_ACCEPT_ENCODING, "");
         if (payload != NULL) {
             curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDS, payload);
             curl_easy_setopt(pl->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
         }
         curlerr[0] = '\0';
-        t0 = now_mono();
+        t0 = now_mono();  /* read by platform_progress */
         rc = curl_easy_perform(pl->curl);
         r->code = 0;
         if (rc == CURLE_OK)
@@ -356,6 +412,12 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         }
         if (r->too_big) {
             set_error(err, "%s %s: the answer is larger than 64 MiB", method, what);
+            res = PLATFORM_ERROR;
+            goto out;
+        }
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            set_error(err, "%s %s: cancelled: gitsyncd is stopping and the platform "
+                      "did not answer in time", method, what);
             res = PLATFORM_ERROR;
             goto out;
         }
@@ -389,7 +451,7 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         pl->stats.retries++;
         log_debug("platform request retried", "workspace", pl->workspace, "method", method,
                   "what", what, "error", rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP status");
-        usleep((useconds_t)(delay * 1e6));
+        platform_sleep(delay);
     }
     if (raw && r->code >= 200 && r->code < 300) {
         res = PLATFORM_OK;
@@ -502,20 +564,58 @@ platform_link_next(struct platform *pl, const struct platform_response *r)
                                                 : xasprintf("%s%s", pl->base, r->link_next);
 }
 
+/* Whether page holds the same items as the end of all (the page before). */
+static bool
+platform_page_repeated(const json_t *page, const json_t *all)
+{
+    size_t n = json_array_size(page), m = json_array_size(all), i;
+
+    if (n == 0 || m < n)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (!json_equal(json_array_get(page, i), json_array_get(all, m - n + i)))
+            return false;
+    }
+    return true;
+}
+
 /*
  * Append one parsed page to all.  *more says whether the listing goes on
  * (offset and page paging; the caller decides for cursor and Link paging)
- * and *n is the number of items the page held.
+ * and *n is the number of items the page held.  A listing is bounded: a
+ * page identical to the one before (a platform that ignores the offset or
+ * cursor), more than list_max_items items, or a listing running past
+ * list_timeout (from started) is an error, so that no answer can keep a
+ * worker listing forever or fill its memory.
  */
 static enum platform_result
-platform_take_page(const struct profile_kind *k, const char *what, json_t *answer,
+platform_take_page(const struct platform *pl, const struct profile_kind *k,
+                   const char *what, double started, json_t *answer,
                    json_t *all, bool *more, size_t *n, char **err)
 {
     json_t *page = platform_items(k, answer);
+    size_t max = pl->cfg->list_max_items > 0 ? pl->cfg->list_max_items : 1000000;
+    long long ms = pl->cfg->list_timeout_ms > 0 ? pl->cfg->list_timeout_ms : 600000;
 
     if (!json_is_array(page)) {
         set_error(err, "GET %s: the answer has no list%s%s", what,
                   k->items ? " in " : "", k->items ? k->items : "");
+        return PLATFORM_ERROR;
+    }
+    if (platform_page_repeated(page, all)) {
+        set_error(err, "GET %s: page after item %zu repeats the page before it "
+                  "(the platform ignored the paging); listing stopped", what,
+                  json_array_size(all));
+        return PLATFORM_ERROR;
+    }
+    if (json_array_size(all) + json_array_size(page) > max) {
+        set_error(err, "GET %s: more than %zu items (list_max_items); listing stopped",
+                  what, max);
+        return PLATFORM_ERROR;
+    }
+    if ((now_mono() - started) * 1000 > (double)ms) {
+        set_error(err, "GET %s: still listing after %lld ms (list_timeout), %zu items read; "
+                  "listing stopped", what, ms, json_array_size(all));
         return PLATFORM_ERROR;
     }
     json_array_extend(all, page);
@@ -540,8 +640,8 @@ platform_take_page(const struct profile_kind *k, const char *what, json_t *answe
  */
 static enum platform_result
 platform_list_serial(struct platform *pl, const struct profile_kind *k, const char *base,
-                     const char *what, long offset, int pageno, char *cursor, json_t *all,
-                     char **err)
+                     const char *what, double started, long offset, int pageno, char *cursor,
+                     json_t *all, char **err)
 {
     struct platform_response r;
     enum platform_result res = PLATFORM_OK;
@@ -557,7 +657,7 @@ platform_list_serial(struct platform *pl, const struct profile_kind *k, const ch
         free(url);
         if (res != PLATFORM_OK)
             break;
-        res = platform_take_page(k, what, r.json, all, &more, &got, err);
+        res = platform_take_page(pl, k, what, started, r.json, all, &more, &got, err);
         if (res != PLATFORM_OK) {
             platform_response_free(&r);
             break;
@@ -608,6 +708,8 @@ platform_list_serial(struct platform *pl, const struct profile_kind *k, const ch
 struct list_pipe {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    const struct platform *pl;
+    double started;
     const struct profile_kind *k;
     const char *what;
     struct buf q[LIST_AHEAD];  /* fetched pages, unparsed */
@@ -654,7 +756,8 @@ platform_list_parser(void *arg)
                       jerr.line, jerr.text);
             lp->res = PLATFORM_ERROR;
         } else {
-            lp->res = platform_take_page(lp->k, lp->what, answer, lp->all, &more, &got, &lp->err);
+            lp->res = platform_take_page(lp->pl, lp->k, lp->what, lp->started, answer,
+                                         lp->all, &more, &got, &lp->err);
             if (lp->res == PLATFORM_OK) {
                 lp->next_offset += (long)got;
                 if (lp->k->paging == PAGING_OFFSET && more && (int)got != lp->k->page_size)
@@ -691,11 +794,13 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     what = xasprintf("%s list", k->name);
     memset(&lp, 0, sizeof lp);
     lp.all = json_array();
+    lp.pl = pl;
+    lp.started = now_mono();
     lp.k = k;
     lp.what = what;
     lp.res = PLATFORM_OK;
     if (k->paging == PAGING_NONE || k->paging == PAGING_CURSOR) {
-        res = platform_list_serial(pl, k, base, what, 0, 1, NULL, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, 0, 1, NULL, lp.all, err);
         goto out;
     }
     /* The first page on its own: most listings are one page, and those
@@ -705,7 +810,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     free(url);
     if (res != PLATFORM_OK)
         goto out;
-    res = platform_take_page(k, what, r.json, lp.all, &more, &got, err);
+    res = platform_take_page(pl, k, what, lp.started, r.json, lp.all, &more, &got, err);
     if (res == PLATFORM_OK && k->paging == PAGING_LINK) {
         link = platform_link_next(pl, &r);
         more = link != NULL;
@@ -714,7 +819,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     if (res != PLATFORM_OK || !more)
         goto out;
     if (k->paging == PAGING_OFFSET && (int)got != k->page_size) {
-        res = platform_list_serial(pl, k, base, what, (long)got, 2, NULL, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, (long)got, 2, NULL, lp.all, err);
         goto out;
     }
     lp.next_offset = (long)got;
@@ -723,7 +828,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     if (pthread_create(&parser, NULL, platform_list_parser, &lp) != 0) {
         log_warn("cannot start a thread to parse pages; listing one page at a time",
                  "workspace", pl->workspace, "kind", k->name);
-        res = platform_list_serial(pl, k, base, what, (long)got, 2, link, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, (long)got, 2, link, lp.all, err);
         link = NULL;
         goto destroy;
     }
@@ -766,7 +871,7 @@ platform_list(struct platform *pl, const struct profile_kind *k, json_t **items,
     if (res == PLATFORM_OK && lp.resume) {
         log_debug("platform listing: a page held fewer items than asked for; going on one page at a time",
                   "workspace", pl->workspace, "kind", k->name);
-        res = platform_list_serial(pl, k, base, what, lp.next_offset, 0, NULL, lp.all, err);
+        res = platform_list_serial(pl, k, base, what, lp.started, lp.next_offset, 0, NULL, lp.all, err);
     }
 destroy:
     pthread_cond_destroy(&lp.cv);
@@ -1053,6 +1158,69 @@ platform_id_text(const json_t *id)
     return NULL;
 }
 
+/* The index key of (kind, id) ('i'), (kind, slug) ('s'); the first wins. */
+static char *
+platform_snapshot_key(char what, const struct profile_kind *k, const char *v)
+{
+    return xasprintf("%c%p:%s", what, (const void *)k, v);
+}
+
+/* Put the snapshot's object i into its index (the first of a key wins). */
+static void
+platform_snapshot_index(struct platform_snapshot *snap, size_t i)
+{
+    const struct platform_object *o = &snap->objects[i];
+    char *key[3];
+    size_t j;
+
+    key[0] = platform_snapshot_key('i', o->kind, o->id);
+    key[1] = platform_snapshot_key('s', o->kind, o->slug);
+    key[2] = xasprintf("k:%s", o->kind->name);
+    for (j = 0; j < 3; j++) {
+        if (json_object_get(snap->index, key[j]) == NULL)
+            json_object_set_new_nocheck(snap->index, key[j],
+                                        json_integer((json_int_t)i));
+        free(key[j]);
+    }
+}
+
+/* The object under key in the snapshot's index, or NULL. */
+static const struct platform_object *
+platform_snapshot_lookup(const struct platform_snapshot *snap, char *key)
+{
+    json_t *v = json_object_get(snap->index, key);
+
+    free(key);
+    if (!json_is_integer(v) || (size_t)json_integer_value(v) >= snap->n)
+        return NULL;
+    return &snap->objects[json_integer_value(v)];
+}
+
+void
+platform_snapshot_add(struct platform_snapshot *snap,
+                      const struct profile_kind *k, const json_t *obj)
+{
+    struct platform_object *o;
+    const json_t *id = json_object_get(obj, k->id_field);
+    const char *slug = json_string_value(json_object_get(obj, k->slug_field));
+    char *idtext = platform_id_text(id);
+
+    if (idtext == NULL || slug == NULL) {
+        free(idtext);
+        return;
+    }
+    snap->objects = xreallocarray(snap->objects, snap->n + 1, sizeof *snap->objects);
+    o = &snap->objects[snap->n];
+    memset(o, 0, sizeof *o);
+    o->kind = k;
+    o->id = idtext;
+    o->slug = xstrdup(slug);
+    o->raw = json_deep_copy(obj);
+    if (snap->index != NULL)
+        platform_snapshot_index(snap, snap->n);
+    snap->n++;
+}
+
 enum platform_result
 platform_snapshot(struct platform *pl, struct platform_snapshot **out, char **err)
 {
@@ -1063,6 +1231,7 @@ platform_snapshot(struct platform *pl, struct platform_snapshot **out, char **er
     size_t i, j;
 
     *out = NULL;
+    snap->index = json_object();
     for (i = 0; i < pl->profile->nkinds; i++) {
         k = &pl->profile->kinds[i];
         res = platform_list(pl, k, &items, err);
@@ -1087,6 +1256,7 @@ platform_snapshot(struct platform *pl, struct platform_snapshot **out, char **er
             o->id = id;
             o->slug = xstrdup(slug);
             o->raw = json_incref(v);
+            platform_snapshot_index(snap, snap->n);
             snap->n++;
         }
         json_decref(items);
@@ -1108,6 +1278,7 @@ platform_snapshot_free(struct platform_snapshot *snap)
         json_decref(snap->objects[i].raw);
     }
     free(snap->objects);
+    json_decref(snap->index);
     free(snap);
 }
 
@@ -1117,6 +1288,8 @@ platform_snapshot_find_slug(const struct platform_snapshot *snap,
 {
     size_t i;
 
+    if (snap != NULL && snap->index != NULL)
+        return platform_snapshot_lookup(snap, platform_snapshot_key('s', k, slug));
     for (i = 0; snap != NULL && i < snap->n; i++) {
         if (snap->objects[i].kind == k && strcmp(snap->objects[i].slug, slug) == 0)
             return &snap->objects[i];
@@ -1130,6 +1303,8 @@ platform_snapshot_find_id(const struct platform_snapshot *snap,
 {
     size_t i;
 
+    if (snap != NULL && snap->index != NULL)
+        return platform_snapshot_lookup(snap, platform_snapshot_key('i', k, id));
     for (i = 0; snap != NULL && i < snap->n; i++) {
         if (snap->objects[i].kind == k && strcmp(snap->objects[i].id, id) == 0)
             return &snap->objects[i];
@@ -1141,8 +1316,13 @@ platform_snapshot_find_id(const struct platform_snapshot *snap,
 static const struct profile_kind *
 platform_ref_kind(const struct platform_snapshot *snap, const char *name)
 {
+    const struct platform_object *o;
     size_t i;
 
+    if (snap != NULL && snap->index != NULL) {
+        o = platform_snapshot_lookup(snap, xasprintf("k:%s", name));
+        return o != NULL ? o->kind : NULL;
+    }
     for (i = 0; snap != NULL && i < snap->n; i++) {
         if (strcmp(snap->objects[i].kind->name, name) == 0)
             return snap->objects[i].kind;

@@ -2,14 +2,26 @@
 #include "autoconfig.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gitsyncd/log.h"
 #include "gitsyncd/metrics.h"
 #include "gitsyncd/queue.h"
 #include "gitsyncd/status.h"
 #include "gitsyncd/util.h"
+
+/*
+ * A workspace whose job failed (its platform or remote down, hanging, or
+ * refusing) waits before its next job: 1 s after the first failure, then
+ * twice as long after each one more, at most 5 minutes.  Events meanwhile
+ * merge into its pending job as usual, so it holds no worker while it
+ * waits and other workspaces go on.  A job that succeeds ends the backoff.
+ */
+#define QUEUE_BACKOFF_MIN 1.0
+#define QUEUE_BACKOFF_MAX 300.0
 
 /* A configuration and the jobs using it. */
 struct queue_conf {
@@ -23,6 +35,8 @@ struct queue_ws {
     struct job *pending;
     bool running;
     bool ready; /* in the ready list */
+    unsigned failures; /* jobs failed in a row */
+    double not_before; /* now_mono() before which no job starts (backoff) */
     struct queue_ws *next;
 };
 
@@ -217,6 +231,87 @@ out:
     pthread_mutex_unlock(&q->lock);
 }
 
+/*
+ * The first ready workspace not backing off, taken off the ready list; or
+ * NULL, with *wait the seconds until one is due (0: none is waiting).
+ * Lock held.
+ */
+static struct queue_ws *
+do_queue_take(struct queue *q, double *wait)
+{
+    double now = now_mono(), w;
+    struct queue_ws *s;
+    size_t i;
+
+    *wait = 0;
+    for (i = 0; i < q->nready; i++) {
+        s = q->ready[i];
+        w = s->not_before - now;
+        if (w <= 0) {
+            memmove(q->ready + i, q->ready + i + 1, (q->nready - i - 1) * sizeof *q->ready);
+            q->nready--;
+            s->ready = false;
+            return s;
+        }
+        if (*wait == 0 || w < *wait)
+            *wait = w;
+    }
+    return NULL;
+}
+
+/* Wait on the queue's condition for at most seconds (0: no limit); lock held. */
+static void
+do_queue_wait(struct queue *q, double seconds)
+{
+    struct timespec ts;
+
+    if (seconds <= 0) {
+        pthread_cond_wait(&q->cond, &q->lock);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)seconds;
+    ts.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+}
+
+/* After a job of s: start, go on with or end its backoff; lock held. */
+static void
+do_queue_backoff(struct queue_ws *s, bool failed)
+{
+    char n[16], secs[32];
+    double delay;
+    unsigned i;
+
+    if (!failed) {
+        if (s->failures > 0) {
+            log_info("the workspace syncs again: backoff ended", "workspace", s->name);
+            status_update(s->name, json_pack("{s:i, s:f}", "consecutive_failures", 0,
+                                             "backoff_seconds", 0.0));
+        }
+        s->failures = 0;
+        s->not_before = 0;
+        return;
+    }
+    s->failures++;
+    delay = QUEUE_BACKOFF_MIN;
+    for (i = 1; i < s->failures && delay < QUEUE_BACKOFF_MAX; i++)
+        delay *= 2;
+    if (delay > QUEUE_BACKOFF_MAX)
+        delay = QUEUE_BACKOFF_MAX;
+    s->not_before = now_mono() + delay;
+    snprintf(n, sizeof n, "%u", s->failures);
+    snprintf(secs, sizeof secs, "%.0f", delay);
+    log_warn("the workspace's sync failed: its next job waits (backoff)", "workspace", s->name,
+             "consecutive_failures", n, "seconds", secs);
+    status_update(s->name, json_pack("{s:i, s:f}", "consecutive_failures", (int)s->failures,
+                                     "backoff_seconds", delay));
+}
+
 /* A worker: take a ready workspace's job, run it, repeat. */
 static void *
 queue_worker(void *arg)
@@ -226,17 +321,16 @@ queue_worker(void *arg)
     struct queue_conf *c;
     struct job *job;
     const struct config_workspace *ws;
+    double wait;
+    int rc;
 
     pthread_mutex_lock(&q->lock);
     for (;;) {
-        while (q->nready == 0 && !q->stopping)
-            pthread_cond_wait(&q->cond, &q->lock);
+        s = NULL;
+        while (!q->stopping && (s = do_queue_take(q, &wait)) == NULL)
+            do_queue_wait(q, wait);
         if (q->stopping)
             break;
-        s = q->ready[0];
-        memmove(q->ready, q->ready + 1, (q->nready - 1) * sizeof *q->ready);
-        q->nready--;
-        s->ready = false;
         job = s->pending;
         s->pending = NULL;
         q->npending--;
@@ -249,14 +343,17 @@ queue_worker(void *arg)
         pthread_mutex_unlock(&q->lock);
 
         ws = config_find_workspace(c->cfg, job->workspace);
+        rc = 0;
         if (ws != NULL)
-            q->fn(c->cfg, ws, job, q->arg);
+            rc = q->fn(c->cfg, ws, job, q->arg);
         else
             log_warn("job dropped: the workspace is no longer configured", "workspace",
                      job->workspace);
         job_free(job);
 
         pthread_mutex_lock(&q->lock);
+        if (!q->stopping)
+            do_queue_backoff(s, rc != 0);
         q->jobs_run++;
         s->running = false;
         q->nrunning--;

@@ -35,6 +35,7 @@ struct rc_audit {
     char *key;                /* workspace "\n" platform URL */
     char *cursor;             /* last audit seq read, or NULL */
     json_t *actors;           /* "kind/slug" -> {"name", "email", "seq"} */
+    json_t *invalid;          /* path -> blob id of each invalid file logged */
     struct rc_audit *next;
 };
 
@@ -68,6 +69,7 @@ struct rc_slot {
                                  resource is left alone in both directions */
     char *aname, *aemail;     /* the cleaned author of its commit, or NULL */
     char *atrailer;           /* the actor for the Gitsyncd-Actor trailer */
+    const char *g_irregular;  /* Git's entry is not a file (static), or NULL */
     json_t *gdoc;             /* Git's document, decoded (inbound) */
     const struct job_resource *ev; /* the latest event naming it */
     long ev_order;            /* its position in the job, or LONG_MAX */
@@ -85,12 +87,14 @@ struct rc_state {
     struct reconcile_report *rep;
     struct platform_snapshot *snap;
     struct rc_slot *slots;
-    size_t nslots;
+    size_t nslots, capslots;
+    json_t *slot_index;     /* "kind:slug" -> index in slots, while building */
     git_oid ghead;
     bool gexists;
     git_oid bcommit;
     bool bexists;
     bool again;
+    json_t *invalid;        /* path -> blob id of the invalid files seen */
     long long audit_before; /* the audit cursor before this job read it; -1 */
 };
 
@@ -187,6 +191,7 @@ rc_audit_get(const char *workspace, const char *url)
         a->key = key;
         key = NULL;
         a->actors = json_object();
+        a->invalid = json_object();
         a->next = rc_audits;
         rc_audits = a;
     }
@@ -206,6 +211,7 @@ reconcile_shutdown(void)
         free(a->key);
         free(a->cursor);
         json_decref(a->actors);
+        json_decref(a->invalid);
         free(a);
     }
     rc_audits = NULL;
@@ -367,20 +373,30 @@ rc_slot_cmp(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->slug, y->slug);
 }
 
-/* The slot for (folder, slug), added if missing (slots unsorted while building). */
+/* The slot for (kind, slug), added if missing (hashed while building; the
+ * slots are sorted afterwards and found with rc_slot_find). */
 static struct rc_slot *
 rc_slot_get(struct rc_state *st, const struct profile_kind *k,
             const char *slug)
 {
     struct rc_slot *s;
-    size_t i;
+    char *key = xasprintf("%p:%s", (const void *)k, slug);
+    json_t *v;
 
-    for (i = 0; i < st->nslots; i++) {
-        s = &st->slots[i];
-        if (s->kind == k && strcmp(s->slug, slug) == 0)
-            return s;
+    if (st->slot_index == NULL)
+        st->slot_index = json_object();
+    v = json_object_get(st->slot_index, key);
+    if (json_is_integer(v)) {
+        free(key);
+        return &st->slots[json_integer_value(v)];
     }
-    st->slots = xreallocarray(st->slots, st->nslots + 1, sizeof *st->slots);
+    json_object_set_new_nocheck(st->slot_index, key,
+                                json_integer((json_int_t)st->nslots));
+    free(key);
+    if (st->nslots == st->capslots) {
+        st->capslots = st->capslots == 0 ? 64 : 2 * st->capslots;
+        st->slots = xreallocarray(st->slots, st->capslots, sizeof *st->slots);
+    }
     s = &st->slots[st->nslots++];
     memset(s, 0, sizeof *s);
     s->kind = k;
@@ -388,6 +404,22 @@ rc_slot_get(struct rc_state *st, const struct profile_kind *k,
     s->slug = xstrdup(slug);
     s->ev_order = LONG_MAX;
     return s;
+}
+
+/* The slot for (kind, slug) once the slots are sorted, or NULL. */
+static struct rc_slot *
+rc_slot_find(struct rc_state *st, const struct profile_kind *k,
+             const char *slug)
+{
+    struct rc_slot key;
+
+    if (st->nslots == 0)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.folder = (char *)k->folder;
+    key.slug = (char *)slug;
+    return bsearch(&key, st->slots, st->nslots, sizeof *st->slots,
+                   rc_slot_cmp);
 }
 
 static void
@@ -405,7 +437,9 @@ rc_slots_free(struct rc_state *st)
     }
     free(st->slots);
     st->slots = NULL;
-    st->nslots = 0;
+    st->nslots = st->capslots = 0;
+    json_decref(st->slot_index);
+    st->slot_index = NULL;
 }
 
 /*
@@ -486,6 +520,7 @@ rc_load_tree(struct rc_state *st, const git_oid *commit, bool base,
         } else {
             s->has_g = true;
             git_oid_cpy(&s->g, &e[i].blob);
+            s->g_irregular = e[i].irregular;
         }
     }
     gitstore_entries_free(e, n);
@@ -501,7 +536,7 @@ rc_attach_events(struct rc_state *st)
     const struct profile_kind *k;
     const char *slug;
     struct rc_slot *s;
-    size_t i, j;
+    size_t i;
 
     if (st->job == NULL)
         return;
@@ -518,13 +553,10 @@ rc_attach_events(struct rc_state *st)
         }
         if (slug == NULL)
             continue;
-        for (j = 0; j < st->nslots; j++) {
-            s = &st->slots[j];
-            if (s->kind == k && strcmp(s->slug, slug) == 0) {
-                s->ev = r;
-                s->ev_order = (long)i;
-                break;
-            }
+        s = rc_slot_find(st, k, slug);
+        if (s != NULL && s->kind == k) {
+            s->ev = r;
+            s->ev_order = (long)i;
         }
     }
 }
@@ -626,19 +658,54 @@ rc_differs(bool has_a, const git_oid *a, bool has_b, const git_oid *b)
     return has_a && !git_oid_equal(a, b);
 }
 
+/*
+ * Log an invalid file when it appears or changes, not at every reconcile
+ * (20,000 of them would flood the log): what was logged is remembered per
+ * workspace by path and blob id.  The summary line of each sync counts them.
+ */
+static void
+rc_invalid_log(struct rc_state *st, const struct rc_slot *s, const char *path,
+               const char *err)
+{
+    char hex[GIT_OID_HEXSZ + 1];
+    const char *seen;
+    bool known;
+
+    git_oid_tostr(hex, sizeof hex, &s->g);
+    if (st->invalid == NULL)
+        st->invalid = json_object();
+    /* Seen by an earlier sync, or by an earlier pass of this one. */
+    seen = json_string_value(json_object_get(st->ctx->audit->invalid, path));
+    if (seen == NULL || strcmp(seen, hex) != 0)
+        seen = json_string_value(json_object_get(st->invalid, path));
+    known = seen != NULL && strcmp(seen, hex) == 0;
+    json_object_set_new_nocheck(st->invalid, path, json_string(hex));
+    if (known)
+        log_debug("invalid file skipped (unchanged)", "workspace", st->ws->name,
+                  "path", path, "error", err);
+    else
+        log_warn("invalid file skipped", "workspace", st->ws->name, "path", path,
+                 "error", err);
+}
+
 /* Decode and validate Git's version of a slot; false if it is invalid. */
 static bool
 rc_check_git(struct rc_state *st, struct rc_slot *s)
 {
     const struct profile_kind *k = s->kind;
     const struct profile_ref *ref;
+    const struct profile_kind *rk;
+    const struct rc_slot *t;
     const char *target;
     char *data = NULL, *err = NULL, *path;
-    size_t len, i, j;
-    bool found;
+    size_t len, i;
 
     path = rc_path(st, s);
-    if (gitstore_read_blob(st->ctx->gs, &s->g, &data, &len, &err) != 0)
+    if (s->g_irregular != NULL) {
+        set_error(&err, "%s, not a regular file", s->g_irregular);
+        goto bad;
+    }
+    if (gitstore_read_blob_max(st->ctx->gs, &s->g, RESOURCE_MAX_FILE, &data, &len, &err) != 0)
         goto bad;
     if (resource_decode(path, data, len, &s->gdoc, &err) != 0)
         goto bad;
@@ -649,13 +716,9 @@ rc_check_git(struct rc_state *st, struct rc_slot *s)
         target = json_string_value(json_object_get(s->gdoc, ref->as));
         if (target == NULL)
             continue;
-        found = false;
-        for (j = 0; j < st->nslots && !found; j++) {
-            found = st->slots[j].has_g && st->slots[j].kind->name != NULL &&
-                    strcmp(st->slots[j].kind->name, ref->kind) == 0 &&
-                    strcmp(st->slots[j].slug, target) == 0;
-        }
-        if (!found) {
+        rk = profile_kind_by_name(st->ctx->profile, ref->kind);
+        t = rk != NULL ? rc_slot_find(st, rk, target) : NULL;
+        if (t == NULL || t->kind != rk || !t->has_g) {
             set_error(&err, "%s: %s \"%s\" does not exist", ref->as,
                       ref->kind, target);
             goto bad;
@@ -666,8 +729,7 @@ rc_check_git(struct rc_state *st, struct rc_slot *s)
     return true;
 bad:
     rc_issue(&st->rep->invalid, s, path, "%s", err != NULL ? err : "invalid");
-    log_warn("invalid file skipped", "workspace", st->ws->name, "path", path,
-             "error", err);
+    rc_invalid_log(st, s, path, err);
     free(err);
     free(data);
     free(path);
@@ -976,22 +1038,7 @@ static void
 rc_snapshot_add(struct rc_state *st, const struct profile_kind *k,
                 const json_t *obj)
 {
-    struct platform_object *o;
-    const json_t *id = json_object_get(obj, k->id_field);
-    const char *slug = json_string_value(json_object_get(obj, k->slug_field));
-
-    if (id == NULL || slug == NULL)
-        return;
-    st->snap->objects = xreallocarray(st->snap->objects, st->snap->n + 1,
-                                      sizeof *st->snap->objects);
-    o = &st->snap->objects[st->snap->n++];
-    memset(o, 0, sizeof *o);
-    o->kind = k;
-    o->id = json_is_integer(id)
-                ? xasprintf("%lld", (long long)json_integer_value(id))
-                : xstrdup(json_string_value(id) ? json_string_value(id) : "");
-    o->slug = xstrdup(slug);
-    o->raw = json_deep_copy(obj);
+    platform_snapshot_add(st->snap, k, obj);
 }
 
 /*
@@ -1336,6 +1383,41 @@ rc_decide(struct rc_state *st)
     }
 }
 
+/*
+ * The max_deletes guard from the platform to Git (DESIGN §4.1): a listing
+ * that lacks more resources the base holds than max_deletes (a token
+ * moved to another account, an API bug) deletes none of them from Git.
+ */
+static void
+rc_guard_outbound_deletes(struct rc_state *st)
+{
+    long long max = st->ws->sync.max_deletes;
+    char nbuf[32], mbuf[32], *path;
+    size_t i, n = 0;
+
+    for (i = 0; i < st->nslots; i++)
+        n += st->slots[i].outbound && !st->slots[i].has_p;
+    if (max < 0 || n <= (size_t)max)
+        return;
+    snprintf(nbuf, sizeof nbuf, "%zu", n);
+    snprintf(mbuf, sizeof mbuf, "%lld", max);
+    log_error("refusing to delete from Git: the platform lacks more resources than max_deletes",
+              "workspace", st->ws->name, "deletes", nbuf, "max_deletes", mbuf);
+    for (i = 0; i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+
+        if (!s->outbound || s->has_p)
+            continue;
+        s->outbound = s->inbound = false;
+        s->refused = true;
+        path = rc_path(st, s);
+        rc_issue(&st->rep->refused_deletes, s, path,
+                 "the platform lacks %zu resources the base holds, more than max_deletes %lld: "
+                 "none deleted from Git", n, max);
+        free(path);
+    }
+}
+
 /* The new base: what each resource settled on, else the old base. */
 static int
 rc_advance_base(struct rc_state *st, char **err)
@@ -1436,6 +1518,32 @@ rc_block_duplicate(struct rc_state *st, struct rc_slot *s,
     s->has_p = false;
 }
 
+/*
+ * The branch is gone from the remote while the base holds resources, or
+ * after it existed: never "every file deleted", never a new root commit
+ * over the lost history.  True (with *err) while that lasts.
+ */
+static bool
+rc_branch_lost(struct rc_state *st, char **err)
+{
+    git_oid lost;
+    bool known = false, held = false;
+    size_t i;
+
+    for (i = 0; i < st->nslots && !held; i++)
+        held = st->slots[i].has_b;
+    if (!held && gitstore_lost_head(st->ctx->gs, &lost, &known, NULL) != 0)
+        known = true; /* unreadable: assume the worst */
+    if (!held && !known)
+        return false;
+    st->rep->branch_missing = true;
+    set_error(err, "the branch %s is missing on the remote while a base exists (deleted?): "
+                   "nothing applied or committed until it is back; push it again, or stop the "
+                   "daemon and run `gitsyncd sync --once --restore-branch %s`",
+              st->ws->git.branch, st->ws->name);
+    return true;
+}
+
 /* One compare-and-act round.  Returns 0, 1 to run again at once, -1. */
 static int
 rc_pass(struct rc_state *st, char **err)
@@ -1469,6 +1577,8 @@ rc_pass(struct rc_state *st, char **err)
     /* The trees first: a platform object equal to the base needs no check. */
     if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
         rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
+        return -1;
+    if (!st->gexists && rc_branch_lost(st, err))
         return -1;
     for (i = 0; i < st->snap->n; i++) {
         o = &st->snap->objects[i];
@@ -1511,11 +1621,16 @@ rc_pass(struct rc_state *st, char **err)
         }
         s->has_p = true;
     }
+    json_decref(st->slot_index); /* indices change with the sort */
+    st->slot_index = NULL;
     if (st->nslots > 1)
         qsort(st->slots, st->nslots, sizeof *st->slots, rc_slot_cmp);
     rc_confirm_absent(st);
     rc_attach_events(st);
+    if (st->invalid == NULL)
+        st->invalid = json_object();
     rc_decide(st);
+    rc_guard_outbound_deletes(st);
 
     rc = rc_outbound(st, err);
     if (rc != 0)
@@ -1542,6 +1657,24 @@ rc_report_reset_lists(struct reconcile_report *rep)
     rc_issues_free(&rep->apply_errors);
     rc_issues_free(&rep->invalid_platform);
     rep->unchanged = 0;
+}
+
+int
+reconcile_restore_branch(const struct config *cfg, const struct config_workspace *ws,
+                         char *head, size_t size, char **err)
+{
+    struct rc_ctx *ctx = rc_ctx_get(cfg, ws, err);
+    enum gitstore_result r;
+    git_oid oid;
+
+    if (ctx == NULL)
+        return -1;
+    r = gitstore_restore_branch(ctx->gs, &oid, err);
+    gitstore_release(ctx->gs);
+    if (r != GITSTORE_OK)
+        return -1;
+    git_oid_tostr(head, size, &oid);
+    return 0;
 }
 
 int
@@ -1587,6 +1720,20 @@ reconcile_run(const struct config *cfg, const struct config_workspace *ws,
     rep->passes = passes;
     if (rc == 0)
         rc_forget_audit(&st);
+    if (st.invalid != NULL) {
+        /* The files of the last comparison: those fixed since are forgotten,
+         * so one broken again is logged again. */
+        json_decref(st.ctx->audit->invalid);
+        st.ctx->audit->invalid = st.invalid;
+        st.invalid = NULL;
+    }
+    if (rep->invalid.n > 0) {
+        char nbuf[32];
+
+        snprintf(nbuf, sizeof nbuf, "%zu", rep->invalid.n);
+        log_warn("invalid files skipped in this sync (each is logged when it appears or changes; /status lists them)",
+                 "workspace", ws->name, "count", nbuf);
+    }
     /* Housekeeping once the changes are through, so that a repack never
      * delays the change that triggered the job (it may delay the next). */
     {

@@ -580,6 +580,11 @@ resource_decode_marks(const char *name, const char *data, size_t len,
         memset(marks, 0, sizeof *marks);
     if (len > RESOURCE_MAX_FILE)
         return set_error(err, "%s:1:1: file larger than 8 MiB", name);
+    /* A UTF-8 byte order mark (Windows editors write one) is not content. */
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        data += 3;
+        len -= 3;
+    }
     memset(&rp, 0, sizeof rp);
     rp.name = name;
     rp.data = data;

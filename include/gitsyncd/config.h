@@ -40,6 +40,8 @@ struct config_platform {
     long long connect_timeout_ms; /* default 5 s */
     long long timeout_ms;         /* per request, default 30 s */
     int max_retries;              /* default 5 */
+    long long list_timeout_ms;    /* one kind's whole listing, default 10 min */
+    size_t list_max_items;        /* items in one kind's listing, default 1,000,000 */
     char *ca_file;                /* extra CA bundle, or NULL */
     bool tls_verify;              /* default true */
     char *actor;          /* X-Actor for writes, default "gitsyncd" identity */

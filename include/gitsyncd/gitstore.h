@@ -78,11 +78,15 @@ struct gitstore_entry {
     char *folder;
     char *slug;
     git_oid blob;
+    const char *irregular; /* NULL for a file; else what it is ("a symbolic
+                              link", "a submodule", "a directory"), static */
 };
 
 /*
  * The resources under the sub-path of commit (NULL or zero oid: none),
- * sorted by folder then slug.  Non-resource files are left out.
+ * sorted by folder then slug.  Non-resource files are left out; an entry
+ * named like a resource that is not a regular file is listed with
+ * .irregular set, for the caller to report (never read as a resource).
  */
 int gitstore_read_tree(struct gitstore *gs, const git_oid *commit,
                        struct gitstore_entry **entries, size_t *n,
@@ -92,6 +96,13 @@ void gitstore_entries_free(struct gitstore_entry *entries, size_t n);
 /* Read a blob into a new NUL-terminated buffer. */
 int gitstore_read_blob(struct gitstore *gs, const git_oid *blob, char **data,
                        size_t *len, char **err);
+/*
+ * The same, but a blob larger than max bytes is refused from its header,
+ * without inflating it, and remembered: the next call for it neither
+ * reads nor logs again.  *err gives the size and the limit.
+ */
+int gitstore_read_blob_max(struct gitstore *gs, const git_oid *blob, size_t max, char **data,
+                           size_t *len, char **err);
 /* Write a blob into the mirror's object database. */
 int gitstore_write_blob(struct gitstore *gs, const char *data, size_t len,
                         git_oid *out, char **err);
@@ -162,6 +173,20 @@ struct gitstore_delta {
 int gitstore_diff(struct gitstore *gs, const git_oid *a, const git_oid *b,
                   struct gitstore_delta **deltas, size_t *n, char **err);
 void gitstore_deltas_free(struct gitstore_delta *deltas, size_t n);
+
+/* The branch's last head, kept since the branch disappeared from the
+ * remote (gitstore_fetch): *exists false when it did not. */
+int gitstore_lost_head(struct gitstore *gs, git_oid *head, bool *exists, char **err);
+
+/*
+ * Recovery from a branch deleted on the remote while a base exists (an
+ * error state for reconcile): push the base back as the branch, as a
+ * commit on the branch's last head (refs/gitsyncd/lost-head, kept by
+ * gitstore_fetch when the branch disappeared), or that head itself when
+ * it holds the base already.  Refused, with *err, when the branch exists,
+ * when there is no base or no known last head.  *head gets the pushed commit.
+ */
+enum gitstore_result gitstore_restore_branch(struct gitstore *gs, git_oid *head, char **err);
 
 /* A readable name for a result ("non-fast-forward", ...). */
 const char *gitstore_result_name(enum gitstore_result r);

@@ -59,6 +59,10 @@ struct platform_object {
 struct platform_snapshot {
     struct platform_object *objects;
     size_t n;
+    /* (kind, id), (kind, slug) and kind name -> index in objects, for the
+     * lookups below (hashed: a listing of n objects costs n, not n^2).
+     * NULL in a snapshot built by hand: the lookups then scan. */
+    json_t *index;
 };
 
 /* List every kind, all pages. */
@@ -66,6 +70,11 @@ enum platform_result platform_snapshot(struct platform *pl,
                                        struct platform_snapshot **out,
                                        char **err);
 void platform_snapshot_free(struct platform_snapshot *snap);
+/* Append a copy of obj (an object of kind k as the platform returns it,
+ * e.g. just created) so that later lookups find it; ignored without an
+ * id or a slug. */
+void platform_snapshot_add(struct platform_snapshot *snap,
+                           const struct profile_kind *k, const json_t *obj);
 /* Find by kind and slug, or by kind and id; NULL if absent. */
 const struct platform_object *
 platform_snapshot_find_slug(const struct platform_snapshot *snap,
@@ -139,5 +148,14 @@ json_t *platform_from_git(const struct profile_kind *k, const json_t *doc,
                           const struct platform_snapshot *snap, char **err);
 
 const char *platform_result_name(enum platform_result r);
+
+/*
+ * Shutdown: from now on every platform request of the process (in flight
+ * or started later) is aborted once it has run grace seconds past this
+ * call or past its own start, whichever is later (checked about once a
+ * second), and none is retried.  A platform that answers finishes the
+ * running jobs; one that hangs cannot hold the exit for its timeout.
+ */
+void platform_stop(double grace);
 
 #endif

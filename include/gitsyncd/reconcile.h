@@ -53,6 +53,7 @@ struct reconcile_report {
     double *event_to_commit; /* seconds, one per commit made for an event */
     size_t nevent_to_commit;
     double push_to_apply;    /* seconds from push webhook to applied, or -1 */
+    bool branch_missing;     /* the branch is gone from the remote, a base exists */
     /* called for every platform request when set (metrics) */
 };
 
@@ -70,6 +71,14 @@ int reconcile_run(const struct config *cfg, const struct config_workspace *ws,
                   const struct job *job, struct reconcile_report *rep,
                   char **err);
 void reconcile_report_free(struct reconcile_report *rep);
+
+/*
+ * Recovery from a deleted workspace branch (report.branch_missing): push
+ * the base back as the branch, descending from its last head
+ * (gitstore_restore_branch).  head (size >= 41) gets the pushed commit.
+ */
+int reconcile_restore_branch(const struct config *cfg, const struct config_workspace *ws,
+                             char *head, size_t size, char **err);
 
 /* Set the observer of platform requests (process-wide, before workers). */
 void reconcile_set_request_observer(reconcile_request_fn fn, void *arg);

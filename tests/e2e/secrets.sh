@@ -87,10 +87,12 @@ secret_free "/status holds no secret" "$st"
 m=$(curl -s "http://127.0.0.1:$GPORT/metrics")
 secret_free "/metrics holds no secret" "$m"
 
-out=$("$GITSYNCD" --allow-root -c "$T/g.yaml" sync --once refused 2>&1); rc=$?
+# The daemon holds $T/state: sync --once gets a state_dir of its own.
+sed "s|^state_dir: .*|state_dir: $T/state-once|" "$T/g.yaml" > "$T/g-once.yaml"
+out=$("$GITSYNCD" --allow-root -c "$T/g-once.yaml" sync --once refused 2>&1); rc=$?
 is "sync --once with a refused token fails (exit 1)" "$rc" 1
 secret_free "... and its output holds no secret" "$out"
-out=$("$GITSYNCD" --allow-root -c "$T/g.yaml" sync --once unreachable 2>&1)
+out=$("$GITSYNCD" --allow-root -c "$T/g-once.yaml" sync --once unreachable 2>&1)
 like "sync --once names the unreachable remote, without credentials" "$out" "127.0.0.1:$DEAD/o/r.git"
 secret_free "... and holds no secret" "$out"
 
