@@ -86,9 +86,9 @@ serve_issues(const struct reconcile_issues *list)
     size_t i;
 
     for (i = 0; i < list->n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s?, s:s}", "kind", list->v[i].kind,
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "kind", list->v[i].kind,
                                            "slug", list->v[i].slug, "path", list->v[i].path,
-                                           "message", list->v[i].message));
+                                           "id", list->v[i].id, "message", list->v[i].message));
     return a;
 }
 
@@ -145,7 +145,10 @@ serve_sync(const struct config *cfg, const struct config_workspace *ws,
     metrics_set("refused_deletes", (double)rep.refused_deletes.n, "workspace", w, (char *)NULL);
     metrics_set("branch_missing", rep.branch_missing ? 1 : 0, "workspace", w, (char *)NULL);
     if (rc == 0) {
-        metrics_set("invalid_resources", (double)rep.invalid.n, "workspace", w, (char *)NULL);
+        metrics_set("invalid_resources", (double)(rep.invalid.n + rep.invalid_platform.n),
+                    "workspace", w, (char *)NULL);
+        metrics_set("invalid_platform_objects", (double)rep.invalid_platform.n, "workspace", w,
+                    (char *)NULL);
         metrics_set("last_sync_timestamp_seconds", now_wall(), "workspace", w, (char *)NULL);
     }
     for (i = 0; i < rep.nevent_to_commit; i++)
@@ -166,6 +169,7 @@ serve_sync(const struct config *cfg, const struct config_workspace *ws,
         json_object_set_new(st, "refused_deletes", serve_issues(&rep.refused_deletes));
         json_object_set_new(st, "unresolved_conflicts", serve_issues(&rep.conflicts_open));
         json_object_set_new(st, "apply_errors", serve_issues(&rep.apply_errors));
+        json_object_set_new(st, "invalid_resources", serve_issues(&rep.invalid_platform));
         json_object_set_new(st, "not_applied", serve_issues(&rep.not_applied));
         json_object_set_new(st, "last_error", json_null());
     } else {

@@ -50,8 +50,8 @@ status_usage(FILE *f)
             "the configuration file, or at --url) and print one line per workspace:\n"
             "the last sync's result and how long ago it ran, the branch head and the\n"
             "base (short ids), the queue (idle, queued, running), and how many files\n"
-            "are invalid, conflicts are open and deletions were refused; then the\n"
-            "error of each failing workspace.\n"
+            "and platform objects are invalid, conflicts are open and deletions were\n"
+            "refused; then the error of each failing workspace.\n"
             "\n"
             "  --json       print the daemon's answer as it is (one workspace's\n"
             "               entry if WORKSPACE is given)\n"
@@ -228,6 +228,18 @@ status_count(json_t *ws, const char *key)
     return json_is_array(v) ? xasprintf("%zu", json_array_size(v)) : xstrdup("-");
 }
 
+/* The invalid files and platform objects, or "-" if the daemon has not said. */
+static char *
+status_invalid(json_t *ws)
+{
+    json_t *files = json_object_get(ws, "invalid_files");
+    json_t *objects = json_object_get(ws, "invalid_resources");
+
+    if (!json_is_array(files))
+        return xstrdup("-");
+    return xasprintf("%zu", json_array_size(files) + json_array_size(objects));
+}
+
 /* The queue state of a workspace. */
 static char *
 status_queue(json_t *ws)
@@ -266,7 +278,7 @@ status_row(const char *name, json_t *ws, time_t now, char *cell[COL_N])
     cell[COL_HEAD] = status_short(json_object_get(ws, "head"));
     cell[COL_BASE] = status_short(json_object_get(ws, "base"));
     cell[COL_QUEUE] = status_queue(ws);
-    cell[COL_INVALID] = status_count(ws, "invalid_files");
+    cell[COL_INVALID] = status_invalid(ws);
     cell[COL_CONFLICTS] = status_count(ws, "unresolved_conflicts");
     cell[COL_REFUSED] = status_count(ws, "refused_deletes");
 }

@@ -38,12 +38,17 @@ sync_usage(FILE *f)
             "  -h, --help\n");
 }
 
-/* Print line and a newline with every secret and URL credential taken out. */
+/* Print line and a newline with every secret and URL credential taken out,
+ * and control characters as '?' (a platform's slug may hold a newline). */
 static void
 sync_print_redacted(const char *line)
 {
-    char *clean = log_redact(line);
+    char *clean = log_redact(line), *p;
 
+    for (p = clean; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
     printf("%s\n", clean);
     free(clean);
 }
@@ -185,8 +190,9 @@ cmd_sync(int argc, char **argv)
     sync_print_issues("refused delete", &rep.refused_deletes);
     sync_print_issues("conflict", &rep.conflicts_open);
     sync_print_issues("apply error", &rep.apply_errors);
+    sync_print_issues("invalid platform object", &rep.invalid_platform);
     sync_print_issues("not applied", &rep.not_applied);
-    left = (int)(rep.invalid.n + rep.refused_deletes.n +
+    left = (int)(rep.invalid.n + rep.invalid_platform.n + rep.refused_deletes.n +
                  rep.conflicts_open.n + rep.apply_errors.n +
                  rep.not_applied.n);
     if (rc == 0)

@@ -18,7 +18,7 @@
 #include "gitsyncd/util.h"
 
 #define JLOAD_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
-#define JLOAD_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
+#define JLOAD_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JLOAD_MARK_OUT_OF_RANGE)
 
 /*
  * Regions.  Every value a parse makes is carved from 128 KB chunks of one
@@ -436,7 +436,7 @@ jload_number(void *ctx, const char *s, size_t n)
 
     if (!jload_want_scalar(c))
         return 1;
-    text = n < sizeof small ? small : xmalloc(n + 1);
+    text = n + 1 < sizeof small ? small : xmalloc(n + 2);
     memcpy(text, s, n);
     text[n] = '\0';
     errno = 0;
@@ -448,7 +448,12 @@ jload_number(void *ctx, const char *s, size_t n)
             ok = jload_add(c, json_real(d));
     } else {
         i = strtoll(text, NULL, 10);
-        if (errno == ERANGE)
+        if (errno == ERANGE && (c->flags & JLOAD_MARK_OUT_OF_RANGE)) {
+            /* A NUL first: no string read from JSON can look like it. */
+            memmove(text + 1, text, n + 1);
+            text[0] = '\0';
+            ok = jload_add(c, json_stringn(text, n + 1));
+        } else if (errno == ERANGE)
             ok = jload_fail(c, json_error_numeric_overflow,
                             i < 0 ? "too big negative integer" : "too big integer");
         else
@@ -572,7 +577,7 @@ jload_only(const char *buf, size_t len, size_t flags, const char *const *paths, 
     int i;
 
     if ((flags & ~(size_t)JLOAD_FLAGS) != 0 || jload_has_surrogate_escape(buf, len))
-        return json_loadb(buf, len, flags, err);
+        return json_loadb(buf, len, flags & ~(size_t)JLOAD_MARK_OUT_OF_RANGE, err);
     /* yajl takes these two for white space; JSON has them nowhere. */
     for (i = 0; i < 2; i++)
         if ((p = memchr(buf, "\v\f"[i], len)) != NULL) {
@@ -644,4 +649,35 @@ jload_only(const char *buf, size_t len, size_t flags, const char *const *paths, 
     if (c.path != c.inline_path)
         free(c.path);
     return c.root;
+}
+
+bool
+jload_out_of_range(const json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) > 1 && json_string_value(v)[0] == '\0';
+}
+
+const char *
+jload_find_out_of_range(const json_t *v, const char *key, const char **text)
+{
+    const char *k, *found;
+    const json_t *m;
+    size_t i;
+
+    if (jload_out_of_range(v)) {
+        *text = json_string_value(v) + 1;
+        return key;
+    }
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m) {
+            if ((found = jload_find_out_of_range(m, k, text)) != NULL)
+                return found;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m) {
+            if ((found = jload_find_out_of_range(m, key != NULL ? key : "[]", text)) != NULL)
+                return found;
+        }
+    }
+    return NULL;
 }

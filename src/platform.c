@@ -457,8 +457,9 @@ platform_request_ex(struct platform *pl, const char *method, const char *url,
         res = PLATFORM_OK;
         goto out;
     }
+    /* An integer out of range fails only the object holding it (jload.h). */
     if (r->body.len > 0)
-        r->json = jload(r->body.data, r->body.len, 0, &jerr);
+        r->json = jload(r->body.data, r->body.len, JLOAD_MARK_OUT_OF_RANGE, &jerr);
     if (r->code >= 200 && r->code < 300) {
         if (r->body.len > 0 && r->json == NULL) {
             set_error(err, "%s %s: the answer is not JSON (line %d: %s)", method, what,
@@ -749,7 +750,7 @@ platform_list_parser(void *arg)
         }
         pthread_mutex_unlock(&lp->mu);
         more = true;
-        answer = body.len > 0 ? jload(body.data, body.len, 0, &jerr) : NULL;
+        answer = body.len > 0 ? jload(body.data, body.len, JLOAD_MARK_OUT_OF_RANGE, &jerr) : NULL;
         if (answer == NULL && body.len > 0) {
             set_error(&lp->err, "GET %s: the answer is not JSON (line %d: %s)", lp->what,
                       jerr.line, jerr.text);

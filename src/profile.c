@@ -503,6 +503,10 @@ profile_free(struct profile *p)
     free(p->name);
     free(p->path);
     free(p->slug_pattern);
+    if (p->slug_re != NULL) {
+        regfree(p->slug_re);
+        free(p->slug_re);
+    }
     free(p->audit_path);
     free(p->audit_after_param);
     free(p->audit_items);
@@ -545,7 +549,10 @@ profile_parse_root(struct profile_parser *pp, const struct ynode *root,
         return profile_fail(pp, ytree_get(root, "slug_pattern"),
                             "slug_pattern: \"%s\" is not a valid regular expression",
                             p->slug_pattern);
-    regfree(&re);
+    /* Kept: compiling it for every slug checked was most of the cost of
+     * validating a file (glibc builds its matcher anew each time). */
+    p->slug_re = xmalloc(sizeof *p->slug_re);
+    *p->slug_re = re;
 
     n = ytree_get(root, "rate_limit");
     if (n != NULL) {
@@ -779,6 +786,9 @@ profile_slug_valid(const struct profile *p, const char *slug)
     regex_t re;
     bool ok;
 
+    /* glibc's regexec locks the pattern: one may serve every thread. */
+    if (p->slug_re != NULL)
+        return regexec(p->slug_re, slug, 0, NULL, 0) == 0;
     if (regcomp(&re, p->slug_pattern, REG_EXTENDED | REG_NOSUB) != 0)
         return false;
     ok = regexec(&re, slug, 0, NULL, 0) == 0;

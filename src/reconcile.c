@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "gitsyncd/credit.h"
 #include "gitsyncd/gitstore.h"
+#include "gitsyncd/jload.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/platform.h"
 #include "gitsyncd/profile.h"
@@ -17,6 +19,8 @@
 #include "gitsyncd/util.h"
 
 #define RECONCILE_MAX_PASSES 3
+/* Commits read back from the branch head to credit each applied file. */
+#define RC_CREDIT_MAX_COMMITS 10000
 
 /*
  * What a workspace has read of its platform's audit log, shared by the
@@ -60,6 +64,11 @@ struct rc_slot {
     const struct platform_object *pobj;
     bool p_unknown;           /* the platform object could not be mapped */
     bool g_invalid;           /* Git's file is invalid: left alone */
+    bool blocked;             /* the platform's object cannot be synced
+                                 (duplicate slug, over the limits): the
+                                 resource is left alone in both directions */
+    char *aname, *aemail;     /* the cleaned author of its commit, or NULL */
+    char *atrailer;           /* the actor for the Gitsyncd-Actor trailer */
     const char *g_irregular;  /* Git's entry is not a file (static), or NULL */
     json_t *gdoc;             /* Git's document, decoded (inbound) */
     const struct job_resource *ev; /* the latest event naming it */
@@ -288,6 +297,30 @@ rc_issue(struct reconcile_issues *list, const struct rc_slot *s,
     is->kind = xstrdup(s->kind->name);
     is->slug = xstrdup(s->slug);
     is->path = path != NULL ? xstrdup(path) : NULL;
+    is->id = NULL;
+    va_start(ap, fmt);
+    is->message = xvasprintf(fmt, ap);
+    va_end(ap);
+}
+
+/* Add one issue about a platform object (which may have no slot). */
+static void
+rc_issue_obj(struct reconcile_issues *list, const struct platform_object *o,
+             const char *fmt, ...) GS_PRINTF(3, 4);
+
+static void
+rc_issue_obj(struct reconcile_issues *list, const struct platform_object *o,
+             const char *fmt, ...)
+{
+    struct reconcile_issue *is;
+    va_list ap;
+
+    list->v = xreallocarray(list->v, list->n + 1, sizeof *list->v);
+    is = &list->v[list->n++];
+    is->kind = xstrdup(o->kind->name);
+    is->slug = xstrdup(o->slug != NULL ? o->slug : "");
+    is->path = NULL;
+    is->id = xstrdup(o->id != NULL ? o->id : "");
     va_start(ap, fmt);
     is->message = xvasprintf(fmt, ap);
     va_end(ap);
@@ -302,6 +335,7 @@ rc_issues_free(struct reconcile_issues *list)
         free(list->v[i].kind);
         free(list->v[i].slug);
         free(list->v[i].path);
+        free(list->v[i].id);
         free(list->v[i].message);
     }
     free(list->v);
@@ -316,6 +350,7 @@ reconcile_report_free(struct reconcile_report *rep)
     rc_issues_free(&rep->refused_deletes);
     rc_issues_free(&rep->conflicts_open);
     rc_issues_free(&rep->apply_errors);
+    rc_issues_free(&rep->invalid_platform);
     rc_issues_free(&rep->not_applied);
     free(rep->event_to_commit);
     memset(rep, 0, sizeof *rep);
@@ -395,6 +430,9 @@ rc_slots_free(struct rc_state *st)
     for (i = 0; i < st->nslots; i++) {
         free(st->slots[i].folder);
         free(st->slots[i].slug);
+        free(st->slots[i].aname);
+        free(st->slots[i].aemail);
+        free(st->slots[i].atrailer);
         json_decref(st->slots[i].gdoc);
     }
     free(st->slots);
@@ -404,22 +442,56 @@ rc_slots_free(struct rc_state *st)
     st->slot_index = NULL;
 }
 
-/* Encode a platform object in its canonical Git form and store the blob. */
+/*
+ * Encode a platform object (slug) in its canonical Git form and store the
+ * blob.  -1 if it cannot be mapped; -2 if it is not fit for Git: a number
+ * out of range, or a file that `gitsyncd validate` would refuse (too big,
+ * too deep, a field of the wrong type).  A blob equal to known (the base's)
+ * was checked when it got there and is not decoded again.
+ */
 static int
 rc_platform_blob(struct rc_state *st, const struct profile_kind *k,
-                 const json_t *raw, git_oid *oid, char **err)
+                 const char *slug, const json_t *raw, const git_oid *known,
+                 git_oid *oid, char **err)
 {
-    json_t *doc;
-    char *yaml;
+    json_t *doc, *back = NULL;
+    const char *key, *num;
+    char *yaml, *name;
     size_t len;
     int rc;
 
+    key = jload_find_out_of_range(raw, NULL, &num);
+    if (key != NULL) {
+        set_error(err, "%s: %s is out of range (integers are 64-bit)", key, num);
+        return -2;
+    }
     doc = platform_to_git(k, raw, st->snap, err);
     if (doc == NULL)
         return -1;
     yaml = resource_encode(doc, (const char *const *)k->order, k->norder,
                            &len);
     json_decref(doc);
+    if (len > RESOURCE_MAX_FILE) {
+        set_error(err, "its file would be larger than 8 MiB (%zu bytes)", len);
+        free(yaml);
+        return -2;
+    }
+    if (known != NULL && git_odb_hash(oid, yaml, len, GIT_OBJECT_BLOB) == 0 &&
+        git_oid_equal(oid, known)) {
+        free(yaml);
+        return 0;
+    }
+    /* Never commit what `gitsyncd validate` would refuse. */
+    name = xasprintf("%s/%s.yaml", k->folder, slug);
+    if (resource_decode(name, yaml, len, &back, err) != 0 ||
+        resource_validate(st->ctx->profile, k, slug, back, err) != 0) {
+        json_decref(back);
+        free(name);
+        free(yaml);
+        return -2;
+    }
+    json_decref(back);
+    free(name);
     rc = gitstore_write_blob(st->ctx->gs, yaml, len, oid, err);
     free(yaml);
     return rc;
@@ -666,30 +738,43 @@ bad:
     return false;
 }
 
-/* "Name <email>" for a slot's author, or NULL. */
+/*
+ * The author of a slot's commit, cleaned so that Git can hold it (NULL
+ * name and email: the configured author), and the actor as the platform
+ * named it, made readable, for the trailer (credit.h).
+ */
 static void
-rc_author(struct rc_state *st, const struct rc_slot *s, const char **name,
-          const char **email, const char **event)
+rc_author(struct rc_state *st, struct rc_slot *s, const char **name,
+          const char **email, const char **trailer, const char **event)
 {
+    const char *n = NULL, *e = NULL;
     const json_t *a;
     char *key;
 
-    *name = *email = *event = NULL;
+    *event = s->ev != NULL ? s->ev->event_id : NULL;
     if (s->ev != NULL && s->ev->actor_name != NULL) {
-        *name = s->ev->actor_name;
-        *email = s->ev->actor_email;
-        *event = s->ev->event_id;
-        return;
+        n = s->ev->actor_name;
+        e = s->ev->actor_email;
+    } else {
+        key = xasprintf("%s/%s", s->kind->name, s->slug);
+        a = json_object_get(st->ctx->audit->actors, key);
+        free(key);
+        if (a != NULL) {
+            n = json_string_value(json_object_get(a, "name"));
+            e = json_string_value(json_object_get(a, "email"));
+        }
     }
-    key = xasprintf("%s/%s", s->kind->name, s->slug);
-    a = json_object_get(st->ctx->audit->actors, key);
-    free(key);
-    if (a != NULL) {
-        *name = json_string_value(json_object_get(a, "name"));
-        *email = json_string_value(json_object_get(a, "email"));
-    }
-    if (s->ev != NULL)
-        *event = s->ev->event_id;
+    free(s->aname);
+    free(s->aemail);
+    free(s->atrailer);
+    credit_identity(n, e, &s->aname, &s->aemail, &s->atrailer);
+    if (s->aname == NULL && s->atrailer != NULL)
+        log_warn("the platform's actor is no identity Git can hold; committing as the configured author",
+                 "workspace", st->ws->name, "kind", s->kind->name, "slug", s->slug,
+                 "actor", s->atrailer);
+    *name = s->aname;
+    *email = s->aemail;
+    *trailer = s->atrailer;
 }
 
 /* Order outbound slots: by event order, then by path. */
@@ -704,20 +789,34 @@ rc_outbound_cmp(const void *a, const void *b)
     return rc_slot_cmp(x, y);
 }
 
-/* The commit message of an outbound change. */
+/* s with control characters (newlines) as '?', for one line of a message. */
+static char *
+rc_one_line(const char *s)
+{
+    char *t = xstrdup(s != NULL ? s : ""), *p;
+
+    for (p = t; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    return t;
+}
+
+/* The commit message of an outbound change (trailer: the actor, cleaned). */
 static char *
 rc_message(struct rc_state *st, const struct rc_slot *s, const char *verb,
-           const char *name, const char *email, const char *event)
+           const char *trailer, const char *event)
 {
+    char *slug = rc_one_line(s->slug), *ev = rc_one_line(event);
     struct buf b;
 
     buf_init(&b);
-    buf_printf(&b, "%s %s: %s\n\n", s->kind->name, s->slug, verb);
-    buf_printf(&b, "Gitsyncd-Event: %s\n", event != NULL ? event : "reconcile");
-    if (name != NULL)
-        buf_printf(&b, "Gitsyncd-Actor: %s%s%s%s\n", name,
-                   email != NULL ? " <" : "", email != NULL ? email : "",
-                   email != NULL ? ">" : "");
+    buf_printf(&b, "%s %s: %s\n\n", s->kind->name, slug, verb);
+    buf_printf(&b, "Gitsyncd-Event: %s\n", event != NULL ? ev : "reconcile");
+    if (trailer != NULL)
+        buf_printf(&b, "Gitsyncd-Actor: %s\n", trailer);
+    free(slug);
+    free(ev);
     (void)st;
     return buf_detach(&b);
 }
@@ -732,7 +831,7 @@ rc_push_conflict_branch(struct rc_state *st, struct rc_slot *s)
     git_tree *tree = NULL;
     git_tree_entry *te = NULL;
     git_oid head;
-    const char *name, *email, *event;
+    const char *name, *email, *trailer, *event;
     char *refname, *localref, *msg, *path, *err = NULL;
     enum gitstore_result r;
     bool same = false;
@@ -763,8 +862,8 @@ rc_push_conflict_branch(struct rc_state *st, struct rc_slot *s)
     if (same)
         goto out;
 
-    rc_author(st, s, &name, &email, &event);
-    msg = rc_message(st, s, "conflict, the platform's version", name, email,
+    rc_author(st, s, &name, &email, &trailer, &event);
+    msg = rc_message(st, s, "conflict, the platform's version", trailer,
                      event);
     memset(&ch, 0, sizeof ch);
     ch.folder = s->folder;
@@ -811,7 +910,7 @@ rc_outbound(struct rc_state *st, char **err)
     struct rc_slot **out = NULL;
     struct gitstore_change *ch = NULL;
     char **msgs = NULL;
-    const char *name, *email, *event, *verb;
+    const char *name, *email, *trailer, *event, *verb;
     git_oid head;
     enum gitstore_result r;
     size_t n = 0, nch = 0, i;
@@ -839,7 +938,7 @@ rc_outbound(struct rc_state *st, char **err)
     for (i = 0; i < n; i++) {
         struct rc_slot *s = out[i];
 
-        rc_author(st, s, &name, &email, &event);
+        rc_author(st, s, &name, &email, &trailer, &event);
         if (!s->has_p)
             verb = "deleted in";
         else if (!s->has_b && !s->has_g)
@@ -847,7 +946,7 @@ rc_outbound(struct rc_state *st, char **err)
         else
             verb = "updated in";
         msgs[nch] = xasprintf("%s %s", verb, st->ctx->profile->name);
-        ch[nch].message = rc_message(st, s, msgs[nch], name, email, event);
+        ch[nch].message = rc_message(st, s, msgs[nch], trailer, event);
         free(msgs[nch]);
         msgs[nch] = (char *)ch[nch].message;
         ch[nch].folder = s->folder;
@@ -859,7 +958,7 @@ rc_outbound(struct rc_state *st, char **err)
         /* Policy git: the platform's version is committed, then Git's back. */
         if (s->conflict && st->ws->sync.conflict == CONFLICT_GIT) {
             msgs[nch] = rc_message(st, s, "restored from Git (conflict policy git)",
-                                   NULL, NULL, event);
+                                   NULL, event);
             ch[nch].message = msgs[nch];
             ch[nch].folder = s->folder;
             ch[nch].slug = s->slug;
@@ -907,10 +1006,9 @@ rc_outbound(struct rc_state *st, char **err)
         struct rc_slot *s = out[i];
         char *path = rc_path(st, s);
 
-        rc_author(st, s, &name, &email, &event);
         log_info(import ? "imported" : "committed", "workspace", st->ws->name,
-                 "path", path, "author", name != NULL ? name : "gitsyncd",
-                 "event", event != NULL ? event : "reconcile");
+                 "path", path, "author", s->aname != NULL ? s->aname : "gitsyncd",
+                 "event", s->ev != NULL && s->ev->event_id != NULL ? s->ev->event_id : "reconcile");
         free(path);
         if (s->ev != NULL && s->ev->received_at > 0) {
             st->rep->event_to_commit = xreallocarray(
@@ -943,22 +1041,42 @@ rc_snapshot_add(struct rc_state *st, const struct profile_kind *k,
     platform_snapshot_add(st->snap, k, obj);
 }
 
-/* The actor of inbound changes: the author of the branch head. */
-static char *
-rc_push_actor(struct rc_state *st)
+/*
+ * The actors of inbound changes, one per slot (NULL where none is
+ * applied): the author of the last commit on the branch that changed the
+ * slot's file, not the author of the branch head (DESIGN §4.1).
+ */
+static char **
+rc_push_actors(struct rc_state *st)
 {
-    git_commit *c = NULL;
-    const git_signature *sig;
-    char *actor = NULL;
+    char **actors = xcalloc(st->nslots + 1, sizeof *actors);
+    const char **paths = xcalloc(st->nslots + 1, sizeof *paths);
+    char **found, *err = NULL;
+    size_t *at = xcalloc(st->nslots + 1, sizeof *at);
+    size_t i, n = 0;
 
-    if (!st->gexists ||
-        git_commit_lookup(&c, gitstore_repo(st->ctx->gs), &st->ghead) != 0)
-        return NULL;
-    sig = git_commit_author(c);
-    if (sig != NULL)
-        actor = xasprintf("%s <%s>", sig->name, sig->email);
-    git_commit_free(c);
-    return actor;
+    for (i = 0; i < st->nslots; i++) {
+        if (st->slots[i].inbound) {
+            paths[n] = rc_path(st, &st->slots[i]);
+            at[n++] = i;
+        }
+    }
+    found = xcalloc(n + 1, sizeof *found);
+    if (st->gexists && n > 0 &&
+        credit_authors(gitstore_repo(st->ctx->gs), &st->ghead, paths, n,
+                       RC_CREDIT_MAX_COMMITS, found, &err) != 0) {
+        log_warn("cannot tell who changed each file; crediting the author of the branch head",
+                 "workspace", st->ws->name, "error", err);
+        free(err);
+    }
+    for (i = 0; i < n; i++) {
+        actors[at[i]] = found[i];
+        free((char *)paths[i]);
+    }
+    free(found);
+    free(paths);
+    free(at);
+    return actors;
 }
 
 /* Index of a kind in the profile (dependency order: earlier kinds first). */
@@ -1072,7 +1190,7 @@ rc_apply(struct rc_state *st, struct rc_slot *s, const char *actor)
     if (result != NULL && s->has_g) {
         free(err);
         err = NULL;
-        if (rc_platform_blob(st, s->kind, result, &now, &err) == 0 &&
+        if (rc_platform_blob(st, s->kind, s->slug, result, NULL, &now, &err) == 0 &&
             !git_oid_equal(&now, &s->g)) {
             log_info("the platform normalised what it was sent; committing "
                      "its form next", "workspace", st->ws->name, "path", path);
@@ -1092,7 +1210,7 @@ rc_inbound(struct rc_state *st)
 {
     size_t i, kk, ndel = 0, nk = st->ctx->profile->nkinds;
     long long max = st->ws->sync.max_deletes;
-    char *actor = NULL;
+    char **actors;
     bool any = false;
 
     for (i = 0; i < st->nslots; i++) {
@@ -1125,14 +1243,14 @@ rc_inbound(struct rc_state *st)
             free(path);
         }
     }
-    actor = rc_push_actor(st);
+    actors = rc_push_actors(st);
     /* Creates and updates, kinds in profile order (models before syncs). */
     for (kk = 0; kk < nk; kk++) {
         for (i = 0; i < st->nslots; i++) {
             struct rc_slot *s = &st->slots[i];
 
             if (s->inbound && s->has_g && rc_kind_index(st, s->kind) == kk)
-                rc_apply(st, s, actor);
+                rc_apply(st, s, actors[i]);
         }
     }
     /* Deletes, kinds in reverse order (syncs before the models they use). */
@@ -1141,10 +1259,12 @@ rc_inbound(struct rc_state *st)
             struct rc_slot *s = &st->slots[i];
 
             if (s->inbound && !s->has_g && rc_kind_index(st, s->kind) == kk)
-                rc_apply(st, s, actor);
+                rc_apply(st, s, actors[i]);
         }
     }
-    free(actor);
+    for (i = 0; i < st->nslots; i++)
+        free(actors[i]);
+    free(actors);
     if (st->job != NULL && st->job->git_moved && st->job->git_received_at > 0)
         st->rep->push_to_apply = now_wall() - st->job->git_received_at;
 }
@@ -1200,7 +1320,7 @@ rc_confirm_absent(struct rc_state *st)
         log_warn("the platform's listing missed a resource (changed while it was read); it is still there",
                  "workspace", st->ws->name, "kind", s->kind->name, "slug", s->slug);
         rc_snapshot_add(st, s->kind, item);
-        if (rc_platform_blob(st, s->kind, item, &s->p, &err) != 0) {
+        if (rc_platform_blob(st, s->kind, s->slug, item, NULL, &s->p, &err) != 0) {
             s->p_unknown = true;
             free(err);
         } else {
@@ -1224,6 +1344,8 @@ rc_decide(struct rc_state *st)
     for (i = 0; i < st->nslots; i++) {
         struct rc_slot *s = &st->slots[i];
 
+        if (s->blocked)
+            continue; /* reported when the platform was read */
         pch = !s->p_unknown && rc_differs(s->has_p, &s->p, s->has_b, &s->b);
         gch = rc_differs(s->has_g, &s->g, s->has_b, &s->b);
         if (gch && s->has_g && !rc_check_git(st, s)) {
@@ -1316,7 +1438,7 @@ rc_advance_base(struct rc_state *st, char **err)
             has = s->has_newbase;
             v = s->newbase;
         } else if (s->refused || s->failed || s->g_invalid ||
-                   s->branch_conflict || s->p_unknown) {
+                   s->branch_conflict || s->p_unknown || s->blocked) {
             has = s->has_b;
             v = s->b;
         } else if (s->outbound || !rc_differs(s->has_p, &s->p, s->has_g, &s->g)) {
@@ -1346,6 +1468,54 @@ rc_advance_base(struct rc_state *st, char **err)
         git_oid_tostr(st->rep->base, sizeof st->rep->base, &out);
     free(e);
     return rc;
+}
+
+/*
+ * Can slug name a file?  The profile's rule, and whatever the rule allows
+ * that a path cannot hold: nothing empty, no '/', no leading '.' (".",
+ * "..", ".git", dot-files the tree reader skips), no control character.
+ */
+static bool
+rc_slug_ok(const struct rc_ctx *ctx, const char *slug)
+{
+    const char *p;
+
+    if (slug[0] == '\0' || slug[0] == '.' || strchr(slug, '/') != NULL ||
+        strchr(slug, '\\') != NULL)
+        return false;
+    for (p = slug; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    }
+    return profile_slug_valid(ctx->profile, slug);
+}
+
+/*
+ * A second platform object with a slot's slug: which one Git's file means
+ * is unknown, so neither is synced, in either direction, until one is
+ * renamed or deleted; both are reported.
+ */
+static void
+rc_block_duplicate(struct rc_state *st, struct rc_slot *s,
+                   const struct platform_object *o)
+{
+    const struct platform_object *first = s->pobj;
+
+    if (!s->blocked && first != NULL) {
+        rc_issue_obj(&st->rep->invalid_platform, first,
+                     "slug \"%s\" is used by more than one %s (ids %s and %s): "
+                     "neither is synced until one is renamed or deleted",
+                     first->slug, first->kind->name, first->id, o->id);
+        log_warn("two platform objects share a slug: neither is synced",
+                 "workspace", st->ws->name, "kind", o->kind->name, "slug", o->slug,
+                 "id", first->id, "other_id", o->id);
+    }
+    rc_issue_obj(&st->rep->invalid_platform, o,
+                 "slug \"%s\" is used by more than one %s (ids %s and %s): "
+                 "neither is synced until one is renamed or deleted",
+                 o->slug, o->kind->name, first != NULL ? first->id : "?", o->id);
+    s->blocked = s->p_unknown = true;
+    s->has_p = false;
 }
 
 /*
@@ -1404,13 +1574,42 @@ rc_pass(struct rc_state *st, char **err)
         *err = m;
         return -1;
     }
+    /* The trees first: a platform object equal to the base needs no check. */
+    if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
+        rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
+        return -1;
+    if (!st->gexists && rc_branch_lost(st, err))
+        return -1;
     for (i = 0; i < st->snap->n; i++) {
         o = &st->snap->objects[i];
         if (o->slug == NULL || o->kind == NULL)
             continue;
+        /* The slug names a file: checked before anything else. */
+        if (!rc_slug_ok(st->ctx, o->slug)) {
+            rc_issue_obj(&st->rep->invalid_platform, o,
+                         "\"%s\" is not a valid slug (%s): the object is not synced",
+                         o->slug, st->ctx->profile->slug_pattern);
+            log_warn("platform object with an invalid slug skipped", "workspace",
+                     st->ws->name, "kind", o->kind->name, "id", o->id, "slug", o->slug);
+            continue;
+        }
         s = rc_slot_get(st, o->kind, o->slug);
+        if (s->pobj != NULL || s->blocked) {
+            rc_block_duplicate(st, s, o);
+            continue;
+        }
         s->pobj = o;
-        if (rc_platform_blob(st, o->kind, o->raw, &s->p, &e2) != 0) {
+        if ((rc = rc_platform_blob(st, o->kind, o->slug, o->raw,
+                                   s->has_b ? &s->b : NULL, &s->p, &e2)) == -2) {
+            s->blocked = s->p_unknown = true;
+            rc_issue_obj(&st->rep->invalid_platform, o, "%s: the object is not synced", e2);
+            log_warn("platform object not fit for Git skipped", "workspace", st->ws->name,
+                     "kind", o->kind->name, "id", o->id, "slug", o->slug, "error", e2);
+            free(e2);
+            e2 = NULL;
+            continue;
+        }
+        if (rc != 0) {
             s->p_unknown = true;
             rc_issue(&st->rep->apply_errors, s, NULL,
                      "cannot map the platform's object: %s", e2);
@@ -1422,11 +1621,6 @@ rc_pass(struct rc_state *st, char **err)
         }
         s->has_p = true;
     }
-    if (rc_load_tree(st, st->bexists ? &st->bcommit : NULL, true, err) != 0 ||
-        rc_load_tree(st, st->gexists ? &st->ghead : NULL, false, err) != 0)
-        return -1;
-    if (!st->gexists && rc_branch_lost(st, err))
-        return -1;
     json_decref(st->slot_index); /* indices change with the sort */
     st->slot_index = NULL;
     if (st->nslots > 1)
@@ -1461,6 +1655,7 @@ rc_report_reset_lists(struct reconcile_report *rep)
     rc_issues_free(&rep->refused_deletes);
     rc_issues_free(&rep->conflicts_open);
     rc_issues_free(&rep->apply_errors);
+    rc_issues_free(&rep->invalid_platform);
     rep->unchanged = 0;
 }
 

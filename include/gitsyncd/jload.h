@@ -25,11 +25,30 @@
 #ifndef GITSYNCD_JLOAD_H
 #define GITSYNCD_JLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
 
 json_t *jload(const char *buf, size_t len, size_t flags, json_error_t *err);
+
+/*
+ * A flag of jload's own (beyond jansson's): an integer out of json_int_t's
+ * range is no error; it is built as a marker instead, a string holding a
+ * NUL and then the number's text, which no JSON text can produce (jload
+ * refuses \u0000).  So one object of a platform's listing that holds such
+ * a number is skipped on its own, not the whole listing with it.
+ */
+#define JLOAD_MARK_OUT_OF_RANGE 0x40000000u
+
+/* Is v such a marker? */
+bool jload_out_of_range(const json_t *v);
+/*
+ * The first marker in v (depth first): returns the key it is under (key
+ * for v itself; NULL if there is none) and sets *text to the number as
+ * written.  Pointers into v.
+ */
+const char *jload_find_out_of_range(const json_t *v, const char *key, const char **text);
 
 /*
  * As jload, but build only the members on paths (NULL-terminated), and

@@ -5,6 +5,7 @@
 #ifndef GITSYNCD_PROFILE_H
 #define GITSYNCD_PROFILE_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -89,6 +90,7 @@ struct profile {
     char *name;
     char *path;
     char *slug_pattern;      /* POSIX ERE; default ^[a-z0-9][a-z0-9-]{0,99}$ */
+    regex_t *slug_re;        /* slug_pattern compiled once (profile_load), or NULL */
     int rate_limit_requests; /* client-side limit: requests per period; 0 = none */
     long long rate_limit_period_ms;
     /* audit log, optional */

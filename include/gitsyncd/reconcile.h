@@ -20,6 +20,7 @@ struct reconcile_issue {
     char *kind;
     char *slug;
     char *path;    /* file in the repository, or NULL */
+    char *id;      /* the platform's id (objects the platform returned), or NULL */
     char *message;
 };
 
@@ -43,6 +44,10 @@ struct reconcile_report {
     struct reconcile_issues refused_deletes; /* deletes over max_deletes */
     struct reconcile_issues conflicts_open;  /* branch policy, unresolved */
     struct reconcile_issues apply_errors;    /* the platform refused */
+    /* objects the platform returned that cannot be synced (an invalid or
+     * duplicate slug, a number out of range, over the codec's limits):
+     * skipped, both directions, until fixed on the platform */
+    struct reconcile_issues invalid_platform;
     struct reconcile_issues not_applied;     /* fields the API cannot change
                                                 (kept across the job's passes) */
     double *event_to_commit; /* seconds, one per commit made for an event */

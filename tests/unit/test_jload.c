@@ -191,6 +191,41 @@ test_refused(void **state)
     assert_refused("[\"\\ud800\"]", 10, 0, 1, 9, "invalid Unicode");
 }
 
+/* JLOAD_MARK_OUT_OF_RANGE: a number out of range fails its value, not the text. */
+static void
+test_out_of_range_marked(void **state)
+{
+    static const char text[] =
+        "{\"data\": [{\"id\": 1, \"n\": 18446744073709551615},"
+        " {\"id\": 2, \"t\": {\"deep\": [-99999999999999999999]}},"
+        " {\"id\": 3, \"s\": \"18446744073709551615\", \"big\": 9223372036854775807}]}";
+    const char *num = NULL, *key;
+    json_error_t err;
+    json_t *v, *items;
+
+    (void)state;
+    v = jload(text, sizeof text - 1, 0, &err);
+    assert_null(v);
+    v = jload(text, sizeof text - 1, JLOAD_MARK_OUT_OF_RANGE, &err);
+    assert_non_null(v);
+    items = json_object_get(v, "data");
+    assert_int_equal(json_array_size(items), 3);
+    assert_true(jload_out_of_range(json_object_get(json_array_get(items, 0), "n")));
+    key = jload_find_out_of_range(json_array_get(items, 0), NULL, &num);
+    assert_non_null(key);
+    assert_string_equal(key, "n");
+    assert_string_equal(num, "18446744073709551615");
+    key = jload_find_out_of_range(json_array_get(items, 1), NULL, &num);
+    assert_non_null(key);
+    assert_string_equal(key, "deep");
+    assert_string_equal(num, "-99999999999999999999");
+    /* The same digits in a string, and the largest integer, are no marker. */
+    assert_null(jload_find_out_of_range(json_array_get(items, 2), NULL, &num));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 2), "big")),
+                     INT64_MAX);
+    json_decref(v);
+}
+
 static void
 test_depth(void **state)
 {
@@ -422,6 +457,7 @@ main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_out_of_range_marked),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_region_lifetime),
         cmocka_unit_test(test_region_threads),
