@@ -4,22 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include "gitsyncd/gitref.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/util.h"
 
 #define GITREF_PREFIX "refs/gitsyncd/review/"
-
-/* What the transport callbacks need. */
-struct gitref_ctx {
-    const struct config_git *git;
-    int tries;
-    double deadline;
-};
 
 static const char *
 gitref_giterr(void)
@@ -29,100 +19,12 @@ gitref_giterr(void)
     return e != NULL && e->message != NULL ? e->message : "unknown error";
 }
 
-/* Credentials: token over HTTPS, key over SSH; one try. */
-static int
-gitref_credentials(git_credential **cred, const char *url, const char *user_from_url,
-                   unsigned int allowed, void *payload)
-{
-    struct gitref_ctx *c = payload;
-    const struct config_git *g = c->git;
-    char *pub;
-    int rc;
-
-    (void)url;
-    if (++c->tries > 1) {
-        git_error_set_str(GIT_ERROR_NET, "credentials refused");
-        return GIT_EAUTH;
-    }
-    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && g->ssh_key != NULL) {
-        pub = g->ssh_public_key != NULL ? xstrdup(g->ssh_public_key) : xasprintf("%s.pub", g->ssh_key);
-        if (access(pub, R_OK) != 0) {
-            free(pub);
-            pub = NULL;
-        }
-        rc = git_credential_ssh_key_new(cred, user_from_url != NULL ? user_from_url
-                                              : g->username != NULL ? g->username : "git",
-                                        pub, g->ssh_key, g->ssh_passphrase != NULL ? g->ssh_passphrase : "");
-        free(pub);
-        return rc;
-    }
-    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && g->password != NULL)
-        return git_credential_userpass_plaintext_new(cred, g->username != NULL ? g->username
-                                                     : user_from_url != NULL ? user_from_url
-                                                     : "x-access-token", g->password);
-    git_error_set_str(GIT_ERROR_NET, "the remote asks for credentials and none are configured");
-    return GIT_EAUTH;
-}
-
-/* TLS as libgit2 judged it; an SSH host key only against the pin. */
-static int
-gitref_certificate(git_cert *cert, int valid, const char *host, void *payload)
-{
-    struct gitref_ctx *c = payload;
-    const struct config_git *g = c->git;
-    git_cert_hostkey *hk;
-    unsigned char fp[48];
-    const char *pin;
-    int n;
-
-    (void)host;
-    if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) {
-        if (valid || !g->tls_verify)
-            return 0;
-        git_error_set_str(GIT_ERROR_SSL, "the server's TLS certificate is not trusted");
-        return GIT_ECERTIFICATE;
-    }
-    if (g->insecure_skip_host_key_check)
-        return 0;
-    hk = (git_cert_hostkey *)cert;
-    pin = g->host_key_fingerprint;
-    if (pin != NULL && (hk->type & GIT_CERT_SSH_SHA256)) {
-        if (strncmp(pin, "SHA256:", 7) == 0)
-            pin += 7;
-        n = EVP_EncodeBlock(fp, hk->hash_sha256, 32);
-        while (n > 0 && fp[n - 1] == '=')
-            fp[--n] = '\0';
-        if (strncmp((char *)fp, pin, (size_t)n) == 0 && (size_t)n == strcspn(pin, "="))
-            return 0;
-    }
-    git_error_set_str(GIT_ERROR_SSH, "SSH host key not verified: a check's fetch needs git.host_key_fingerprint");
-    return GIT_ECERTIFICATE;
-}
-
-static int
-gitref_progress(const git_indexer_progress *stats, void *payload)
-{
-    struct gitref_ctx *c = payload;
-
-    (void)stats;
-    if (c->deadline > 0 && now_mono() > c->deadline) {
-        git_error_set_str(GIT_ERROR_NET, "timed out");
-        return -1;
-    }
-    return 0;
-}
-
 int
 gitref_fetch(struct gitstore *gs, const struct config_git *git,
              const char *ref, git_oid *head, char **err)
 {
     git_repository *repo = gitstore_repo(gs);
-    git_remote_create_options o;
-    git_fetch_options fo;
-    git_remote *remote = NULL;
-    git_strarray specs;
-    struct gitref_ctx ctx;
-    char *full, *local, *spec, *safe;
+    char *full, *local, *safe;
     int rc, valid = 0;
 
     memset(head, 0, sizeof *head);
@@ -144,33 +46,12 @@ gitref_fetch(struct gitstore *gs, const struct config_git *git,
             git_reference_delete(old);
         git_reference_free(old);
     }
-    memset(&ctx, 0, sizeof ctx);
-    ctx.git = git;
-    ctx.deadline = git->timeout_ms > 0 ? now_mono() + (double)git->timeout_ms / 1000 : 0;
-    git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
-    o.repository = repo;
-    o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-    rc = git_remote_create_with_opts(&remote, git->url, &o);
-    if (rc == 0) {
-        git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
-        fo.callbacks.credentials = gitref_credentials;
-        fo.callbacks.certificate_check = gitref_certificate;
-        fo.callbacks.transfer_progress = gitref_progress;
-        fo.callbacks.payload = &ctx;
-        fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-        fo.prune = GIT_FETCH_NO_PRUNE;
-        spec = xasprintf("+%s:%s", full, local);
-        specs.strings = &spec;
-        specs.count = 1;
-        rc = git_remote_fetch(remote, &specs, &fo, "gitsyncd: fetch for a check");
-        free(spec);
-    }
-    git_remote_free(remote);
-    if (rc != 0) {
-        set_error(err, "fetch %s from %s: %s", full, safe, gitref_giterr());
+    if (gitstore_fetch_ref(gs, full, local, err) != GITSTORE_OK) {
+        rc = -1;
         goto out;
     }
-    rc = git_reference_name_to_id(head, repo, local);
+    /* The fetch may have reopened the mirror: ask for the repository again. */
+    rc = git_reference_name_to_id(head, gitstore_repo(gs), local);
     if (rc != 0)
         set_error(err, "fetch %s from %s: the remote has no such ref", full, safe);
     else

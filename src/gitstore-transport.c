@@ -320,6 +320,39 @@ gitstore_keep_lost_head(struct gitstore *gs, bool exists, const git_oid *last)
 }
 
 enum gitstore_result
+gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
+                   const char *local_ref, char **err)
+{
+    git_fetch_options fo;
+    git_remote *remote = NULL;
+    git_strarray fspecs;
+    char *fspec;
+    enum gitstore_result r;
+    int rc;
+
+    if (gitstore_refresh(gs, err) != 0 || gitstore_remote(gs, &remote, err) != 0)
+        return GITSTORE_ERROR;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    gitstore_callbacks(gs, &fo.callbacks);
+    fo.prune = GIT_FETCH_NO_PRUNE;
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    fspec = xasprintf("+%s:%s", remote_ref, local_ref);
+    fspecs.strings = &fspec;
+    fspecs.count = 1;
+    rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch for a check");
+    free(fspec);
+    git_remote_free(remote);
+    log_debug("fetch", "mirror", gs->path, "url", gs->safe_url, "ref", remote_ref,
+              "result", rc == 0 ? "ok" : gitstore_giterr());
+    if (rc == 0)
+        return GITSTORE_OK;
+    r = gitstore_classify(gs, rc);
+    set_error(err, "fetch %s from %s: %s%s", remote_ref, gs->safe_url, gitstore_giterr(),
+              r == GITSTORE_AUTH ? " (check the token or key)" : "");
+    return r;
+}
+
+enum gitstore_result
 gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
 {
     git_fetch_options fo;

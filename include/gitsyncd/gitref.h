@@ -5,9 +5,9 @@
  * works on the mirror of a struct gitstore (same thread rules) and
  * writes only refs under refs/gitsyncd/review/.
  *
- * Credentials are git's (HTTPS username/password or SSH key).  TLS is
- * checked as gitstore does; an SSH host key only against
- * git.host_key_fingerprint (or git.insecure_skip_host_key_check).
+ * The fetch is gitstore's (gitstore_fetch_ref): the same credentials,
+ * TLS and SSH host key checks (known_hosts or git.host_key_fingerprint)
+ * and timeouts as the branch.
  */
 #ifndef GITSYNCD_GITREF_H
 #define GITSYNCD_GITREF_H

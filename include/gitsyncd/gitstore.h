@@ -66,6 +66,14 @@ int gitstore_maintain(struct gitstore *gs, char **err);
 void gitstore_release(struct gitstore *gs);
 
 /*
+ * Fetch remote_ref (a full ref name of the remote, such as a pull
+ * request's head) into local_ref of the mirror, with the same
+ * credentials, host key checks and timeouts as the branch.  A remote
+ * without that ref fetches nothing (local_ref is then absent).
+ */
+enum gitstore_result gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
+                                        const char *local_ref, char **err);
+/*
  * Fetch the branch into refs/remotes/origin/<branch>.  *head gets the
  * remote head; *exists is false when the remote has no such branch (empty
  * repository, or branch missing).  Errors name the URL without credentials.
