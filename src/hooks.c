@@ -468,15 +468,16 @@ hooks_pr_action(const char *action, const char *const *wanted, char **reason)
     return 1;
 }
 
-/* GitHub pull_request: opened, synchronize, reopened; head at refs/pull/N/head. */
+/*
+ * A pull_request event as GitHub and Gitea/Forgejo send it (the same
+ * shape; the update action is named differently): head at refs/pull/N/head.
+ */
 static int
-hooks_pr_github(const struct config_workspace *ws, json_t *doc,
-                struct hook_push *push, char **reason)
+hooks_pr_github_shape(json_t *doc, const char *const *actions,
+                      struct hook_push *push, char **reason)
 {
-    static const char *const actions[] = { "opened", "synchronize", "reopened", NULL };
     const json_t *pr = json_object_get(doc, "pull_request");
 
-    (void)ws;
     if (hooks_pr_action(json_string_value(json_object_get(doc, "action")), actions, reason) != 0)
         return 1;
     return hooks_pr_fill(push, json_object_get(doc, "number"),
@@ -486,22 +487,26 @@ hooks_pr_github(const struct config_workspace *ws, json_t *doc,
                          "refs/pull/%s/head", reason);
 }
 
+/* GitHub pull_request: opened, synchronize, reopened. */
+static int
+hooks_pr_github(const struct config_workspace *ws, json_t *doc,
+                struct hook_push *push, char **reason)
+{
+    static const char *const actions[] = { "opened", "synchronize", "reopened", NULL };
+
+    (void)ws;
+    return hooks_pr_github_shape(doc, actions, push, reason);
+}
+
 /* Gitea and Forgejo pull_request: opened, synchronized, reopened. */
 static int
 hooks_pr_gitea(const struct config_workspace *ws, json_t *doc,
                struct hook_push *push, char **reason)
 {
     static const char *const actions[] = { "opened", "synchronized", "reopened", NULL };
-    const json_t *pr = json_object_get(doc, "pull_request");
 
     (void)ws;
-    if (hooks_pr_action(json_string_value(json_object_get(doc, "action")), actions, reason) != 0)
-        return 1;
-    return hooks_pr_fill(push, json_object_get(doc, "number"),
-                         json_string_value(json_object_get(json_object_get(doc, "repository"), "full_name")),
-                         json_string_value(json_object_get(json_object_get(pr, "base"), "ref")),
-                         json_string_value(json_object_get(json_object_get(pr, "head"), "sha")),
-                         "refs/pull/%s/head", reason);
+    return hooks_pr_github_shape(doc, actions, push, reason);
 }
 
 /* GitLab Merge Request Hook: open, update, reopen; refs/merge-requests/IID/head. */
