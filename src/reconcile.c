@@ -12,6 +12,7 @@
 #include "gitsyncd/log.h"
 #include "gitsyncd/platform.h"
 #include "gitsyncd/profile.h"
+#include "gitsyncd/pullreq.h"
 #include "gitsyncd/reconcile.h"
 #include "gitsyncd/resource.h"
 #include "gitsyncd/util.h"
@@ -47,6 +48,7 @@ struct rc_ctx {
     struct gitstore *gs;
     struct platform *pl;
     struct rc_audit *audit;   /* the workspace's, shared */
+    bool told_protected;      /* git.write auto: the fallback was logged */
     struct rc_ctx *next;
 };
 
@@ -69,6 +71,7 @@ struct rc_slot {
     bool has_new, settled;
     git_oid newbase;
     bool has_newbase;
+    bool carried;             /* committed to the request, not the branch */
 };
 
 struct rc_state {
@@ -802,6 +805,60 @@ out:
 }
 
 /*
+ * git.write pull_request (or auto, refused): the outbound commits, head,
+ * built on the workspace branch, go to gitsyncd/<workspace> (force: gitsyncd
+ * owns it) and one open request carries them.  The resources stay
+ * platform-ahead (the base keeps its value), so the next sync rebuilds
+ * the branch and a push to the workspace branch never reverts them.
+ */
+static int
+rc_outbound_request(struct rc_state *st, struct rc_slot **out, size_t n,
+                    const git_oid *head, char **err)
+{
+    const char *name, *email, *event;
+    char *branch, *refname, *number = NULL, *path;
+    struct buf text;
+    enum gitstore_result r;
+    size_t i;
+    int rc;
+
+    branch = pullreq_branch(st->ws->name);
+    refname = xasprintf("refs/heads/%s", branch);
+    r = gitstore_push(st->ctx->gs, refname, head, NULL, err);
+    free(refname);
+    if (r != GITSTORE_OK) {
+        char *m = xasprintf("push to %s failed (%s): %s", branch, gitstore_result_name(r),
+                            *err != NULL ? *err : "");
+        free(*err);
+        *err = m;
+        free(branch);
+        return -1;
+    }
+    buf_init(&text);
+    buf_printf(&text, "Changes made on %s that gitsyncd (workspace %s) could not push to "
+               "`%s` directly, one commit per resource, by its actor:\n\n",
+               st->ctx->profile->name, st->ws->name, st->ws->git.branch);
+    for (i = 0; i < n; i++) {
+        path = rc_path(st, out[i]);
+        rc_author(st, out[i], &name, &email, &event);
+        buf_printf(&text, "- `%s` %s by %s\n", path,
+                   !out[i]->has_p ? "deleted" : !out[i]->has_b ? "created" : "updated",
+                   name != NULL ? name : "gitsyncd");
+        out[i]->carried = true;
+        log_info("committed to the pull request branch", "workspace", st->ws->name,
+                 "path", path, "branch", branch, "author", name != NULL ? name : "gitsyncd");
+        free(path);
+    }
+    buf_printf(&text, "\nMerge it to take these changes into `%s`; until then a push to `%s` "
+               "does not revert them on the platform.\n", st->ws->git.branch, st->ws->git.branch);
+    rc = pullreq_publish(st->ws, st->ctx->profile->name, text.data, n, &number, err);
+    buf_free(&text);
+    free(number);
+    free(branch);
+    return rc;
+}
+
+/*
  * Outbound: one commit per resource changed on the platform, pushed with
  * compare-and-swap.  Returns 0, 1 when the remote moved (start again), -1.
  */
@@ -883,8 +940,24 @@ rc_outbound(struct rc_state *st, char **err)
                                      &head, err) != 0) {
         goto out;
     }
+    /* A request needs a branch to target: a first import is pushed. */
+    if (st->ws->git.write == GIT_WRITE_PULL_REQUEST && st->gexists && !import) {
+        rc = rc_outbound_request(st, out, n, &head, err);
+        goto out;
+    }
     r = gitstore_push(st->ctx->gs, NULL, &head,
                       st->gexists ? &st->ghead : &rc_zero_oid, err);
+    if (r == GITSTORE_REJECTED && st->ws->git.write == GIT_WRITE_AUTO && st->gexists &&
+        !import) {
+        if (!st->ctx->told_protected)
+            log_warn("the push was refused (a protected branch?): git.write auto uses a pull request",
+                     "workspace", st->ws->name, "branch", st->ws->git.branch, "error", *err);
+        st->ctx->told_protected = true;
+        free(*err);
+        *err = NULL;
+        rc = rc_outbound_request(st, out, n, &head, err);
+        goto out;
+    }
     if (r == GITSTORE_NONFASTFORWARD) {
         log_info("the remote moved during the push: fetching again",
                  "workspace", st->ws->name);
@@ -1316,7 +1389,7 @@ rc_advance_base(struct rc_state *st, char **err)
             has = s->has_newbase;
             v = s->newbase;
         } else if (s->refused || s->failed || s->g_invalid ||
-                   s->branch_conflict || s->p_unknown) {
+                   s->branch_conflict || s->p_unknown || s->carried) {
             has = s->has_b;
             v = s->b;
         } else if (s->outbound || !rc_differs(s->has_p, &s->p, s->has_g, &s->g)) {

@@ -61,6 +61,23 @@ int forge_set_status(struct forge *f, const char *sha, enum forge_state state,
 int forge_comment(struct forge *f, const char *request, const char *body,
                   bool *updated, char **err);
 
+/*
+ * The open request from branch head into base: *number gets its number
+ * (malloc'd; NULL when none is open).  Returns 0 or -1 with *err.
+ */
+int forge_pull_find(struct forge *f, const char *head, const char *base,
+                    char **number, char **err);
+
+/*
+ * Open a request from head into base, or, when one is open from head
+ * already, set its title and description (text, Markdown).  *number gets
+ * its number (malloc'd), *created whether it is new.  Finding before
+ * creating makes it safe to repeat after a crash.  Returns 0 or -1.
+ */
+int forge_pull_open(struct forge *f, const char *head, const char *base,
+                    const char *title, const char *text, char **number,
+                    bool *created, char **err);
+
 /* Requests sent and retried so far (tests, metrics). */
 unsigned long forge_requests(const struct forge *f);
 unsigned long forge_retries(const struct forge *f);

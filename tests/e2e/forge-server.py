@@ -82,6 +82,7 @@ class State:
         self.fail = []
         self.statuses = []
         self.comments = {h: {} for h, _ in HOSTS}
+        self.pulls = {h: [] for h, _ in HOSTS}
         self.next_id = 1000
         self.link = None
         self.public = {}
@@ -223,7 +224,14 @@ class Handler(BaseHTTPRequestHandler):
             if what == "log":
                 return self.answer(200, S.log)
             if what == "state":
-                return self.answer(200, {"statuses": S.statuses, "comments": S.comments})
+                return self.answer(200, {"statuses": S.statuses, "comments": S.comments,
+                                         "pulls": S.pulls})
+            if what == "pull":
+                for pr in S.pulls[body["host"]]:
+                    if pr["number"] == int(body["number"]):
+                        pr["state"] = body["state"]
+                        return self.answer(200, pr)
+                return self.answer(404, {"message": "no such request"})
         return self.answer(404, {"message": "no such control route"})
 
     # -- paging helpers ------------------------------------------------
@@ -259,7 +267,51 @@ class Handler(BaseHTTPRequestHandler):
                 "state": body["state"], "description": body.get("description"),
                 "target_url": body.get("target_url"), "context": body.get("context", "default"),
                 "created_at": now(), "updated_at": now(), "creator": gh_user()})
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls(?:/([0-9]+))?", path)
+        if m:
+            return self.gh_pulls(m.group(1), m.group(2), m.group(3), method, q, body)
         return self.issue_comments("github", "/github", method, path, q, body)
+
+    # -- pull requests (GitHub) ---------------------------------------
+    def gh_pull(self, o, r, pr):
+        u = "https://api.github.com/repos/%s/%s/pulls/%d" % (o, r, pr["number"])
+        closed = pr["state"] != "open"
+        return {"url": u, "id": pr["number"] + 5000, "number": pr["number"],
+                "state": "closed" if closed else "open", "title": pr["title"], "body": pr["body"],
+                "merged": pr["state"] == "merged",
+                "merged_at": now() if pr["state"] == "merged" else None,
+                "head": {"ref": pr["head"], "label": o + ":" + pr["head"]},
+                "base": {"ref": pr["base"], "label": o + ":" + pr["base"]},
+                "user": gh_user(), "created_at": pr["at"], "updated_at": now()}
+
+    def gh_pulls(self, o, r, n, method, q, body):
+        lst = S.pulls["github"]
+        with S.lock:
+            if n is None and method == "GET":
+                want = {"open": ("open",), "closed": ("closed", "merged"),
+                        "all": ("open", "closed", "merged")}[q.get("state", "open")]
+                sel = [self.gh_pull(o, r, p) for p in lst if p["state"] in want
+                       and ("base" not in q or p["base"] == q["base"])]
+                return self.answer(200, sel)
+            if n is None and method == "POST":
+                if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("title", "head", "base")):
+                    return self.answer(422, {"message": "Validation Failed"})
+                if any(p["head"] == body["head"] and p["state"] == "open" for p in lst):
+                    return self.answer(422, {"message": "Validation Failed", "errors": [
+                        {"resource": "PullRequest", "code": "custom",
+                         "message": "A pull request already exists for " + body["head"] + "."}]})
+                pr = {"number": len(lst) + 1, "head": body["head"], "base": body["base"],
+                      "title": body["title"], "body": body.get("body"), "state": "open", "at": now()}
+                lst.append(pr)
+                return self.answer(201, self.gh_pull(o, r, pr))
+            for pr in lst:
+                if n is not None and pr["number"] == int(n):
+                    if method == "PATCH":
+                        for k in ("title", "body"):
+                            if k in body:
+                                pr[k] = body[k]
+                    return self.answer(200, self.gh_pull(o, r, pr))
+        return self.answer(404, {"message": "Not Found"})
 
     def gh_comment(self, o, r, n, c):
         return {"id": c["id"], "node_id": "MDEyOklzc3VlQ29tbWVudDE=",

@@ -1,0 +1,169 @@
+#!/bin/sh
+# Protected branches (DESIGN §11): the workspace branch refuses direct
+# pushes (a pre-receive hook, as a protected branch looks to git), served
+# over smart HTTP by the test Git host (forge-server.py) next to GitHub's
+# pull request API.  git.write pull_request: 3 UI changes by 3 actors ->
+# one request from gitsyncd/<workspace> with 3 commits by them; a 4th ->
+# the same request, 4 commits, description updated; a push to the branch
+# meanwhile applies but does not revert a carried resource; merge -> the
+# platform is unchanged and the base advances.  git.write auto: the push
+# is refused, a new request is opened, and the reason logged once.
+. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/e2e/synclib.sh"
+[ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
+plan 21
+
+ATOKEN=e2e-git-api-token-17aa
+SPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
+PURL=http://127.0.0.1:$PPORT
+S=http://127.0.0.1:$SPORT
+SECRETS_SCAN="$PTOKEN $GSECRET $ATOKEN"
+
+mkdir -p "$T/git/acme" "$T/state"
+REMOTE=$T/git/acme/cfg.git
+git init -q --bare -b main "$REMOTE"
+git --git-dir="$REMOTE" config http.receivepack true
+spawn "$T/server.log" python3 "$top_srcdir/tests/e2e/forge-server.py" --port "$SPORT" --token "$ATOKEN" --git-root "$T/git"
+wait_port "$SPORT" 30 || bail "the test Git host did not start: $(cat "$T/server.log")"
+
+# write_config MODE [INTERVAL]: the configuration, git.write MODE.
+write_config() {
+    cat > "$T/gitsyncd.yaml" <<YAML
+listen: 127.0.0.1:$GPORT
+workers: 2
+state_dir: $T/state
+log: { level: debug, format: logfmt }
+workspaces:
+  - name: gh
+    platform: { profile: demo, url: $PURL/api/v1, token: $PTOKEN }
+    git:
+      url: $S/acme/cfg.git
+      branch: main
+      path: ""
+      host: github
+      webhook_secret: $GSECRET
+      author: { name: gitsyncd, email: gitsyncd@example.com }
+      write: $1
+      api: { url: $S/github, token: $ATOKEN }
+    sync: { interval: ${2:-0}, max_deletes: 10 }
+YAML
+}
+write_config pull_request
+cc=$("$GITSYNCD" check-config "$T/gitsyncd.yaml" 2>&1)
+like "check-config shows git.write and the branch gitsyncd owns" "$cc" "git write +pull_request, branch gitsyncd/gh"
+sed '/api: {/d' "$T/gitsyncd.yaml" > "$T/noapi.yaml"
+cc=$("$GITSYNCD" check-config "$T/noapi.yaml" 2>&1); rc=$?
+like "pull_request without git.api.token is refused, naming the line" "$rc $cc" "^2 .*noapi.yaml:[0-9]+.*git.write: pull_request needs git.api.token"
+
+sync_once() {
+    "$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" sync --once gh >>"$T/gitsyncd.log" 2>&1
+}
+start_platform
+for m in m0 m1 m2; do
+    plat_post models "{\"slug\":\"$m\",\"name\":\"Model $m\",\"sourceId\":1,\"queryType\":\"raw_sql\",\"raw\":{\"sql\":\"select 1\"}}" >/dev/null
+done
+sync_once || bail "the first sync failed: $(tail -5 "$T/gitsyncd.log")"
+is "a first import is pushed to the branch (a request needs a branch to target)" \
+    "$(git --git-dir="$REMOTE" ls-tree --name-only main models/ | tr '\n' ' ')" "models/m0.yaml models/m1.yaml models/m2.yaml "
+
+# Protect main: only the "merge button" (a flag file) may move it.
+cat > "$REMOTE/hooks/pre-receive" <<'HOOK'
+#!/bin/sh
+while read old new ref; do
+    if [ "$ref" = refs/heads/main ] && [ ! -f "$GIT_DIR/merge-button" ]; then
+        echo "error: GH006: Protected branch update failed for refs/heads/main." >&2
+        exit 1
+    fi
+done
+HOOK
+chmod +x "$REMOTE/hooks/pre-receive"
+MAIN0=$(git --git-dir="$REMOTE" rev-parse main)
+
+patch_model() { # SLUG NAME ACTOR
+    id=$(plat_id models "$1")
+    plat -X PATCH -H "X-Actor: $3" --data "{\"name\":\"$2\"}" "$PURL/api/v1/models/$id" >/dev/null
+}
+patch_model m1 "UI one" "Ada Lovelace <ada@example.com>"
+patch_model m2 "UI two" "Bob Barker <bob@example.com>"
+plat_post models '{"slug":"m3","name":"UI three","sourceId":1,"queryType":"raw_sql","raw":{"sql":"select 3"}}' "Carol Shaw <carol@example.com>" >/dev/null
+sync_once; rc=$?
+pulls() { curl -sS "$S/_control/state" | python3 -c 'import json,sys; p=json.load(sys.stdin)["pulls"]["github"]; print(eval(sys.argv[1]))' "$1"; }
+branch_log() { git --git-dir="$REMOTE" log --reverse --format='%an <%ae>|%s' main..gitsyncd/gh 2>&1; }
+is "the sync succeeds and the protected main is untouched" "$rc $(git --git-dir="$REMOTE" rev-parse main)" "0 $MAIN0"
+is "one open request from gitsyncd/gh into main" \
+    "$(pulls '[(x["number"], x["state"], x["head"], x["base"]) for x in p]')" "[(1, 'open', 'gitsyncd/gh', 'main')]"
+is "gitsyncd/gh: 3 commits on main, one per resource, by its actor" "$(branch_log)" \
+"Ada Lovelace <ada@example.com>|model m1: updated in demo
+Bob Barker <bob@example.com>|model m2: updated in demo
+Carol Shaw <carol@example.com>|model m3: created in demo"
+is "the description lists the resources and actors" "$(pulls 'p[0]["body"]' | grep '^- ')" \
+"- \`models/m1.yaml\` updated by Ada Lovelace
+- \`models/m2.yaml\` updated by Bob Barker
+- \`models/m3.yaml\` created by Carol Shaw"
+
+patch_model m0 "UI zero" "Dan Dare <dan@example.com>"
+sync_once; rc=$?
+is "a 4th change: the same request, no second one" "$rc $(pulls '[(x["number"], x["state"]) for x in p]')" "0 [(1, 'open')]"
+is "gitsyncd/gh now has 4 commits" "$(branch_log | cut -d'|' -f1 | sort | tr '\n' ',')" \
+    "Ada Lovelace <ada@example.com>,Bob Barker <bob@example.com>,Carol Shaw <carol@example.com>,Dan Dare <dan@example.com>,"
+like "its description now lists m0 too" "$(pulls 'p[0]["body"]')" "models/m0.yaml. updated by Dan Dare"
+
+# A reviewed push to main while the request is open: it applies, but the
+# resources the request carries keep the platform's values.
+touch "$REMOTE/merge-button"
+git clone -q "$REMOTE" "$T/clone" 2>/dev/null
+git -C "$T/clone" config user.name "Grace Hopper"; git -C "$T/clone" config user.email grace@example.com
+printf 'slug: m4\nname: From Git\nsourceId: 1\nqueryType: raw_sql\nraw:\n  sql: select 4\n' > "$T/clone/models/m4.yaml"
+git -C "$T/clone" add -A && git -C "$T/clone" commit -qm "add m4" && git -C "$T/clone" push -q origin HEAD:main 2>"$T/push.err"
+rm "$REMOTE/merge-button"
+sync_once; rc=$?
+is "the push applies: m4 is on the platform" "$rc $(plat_field models m4 name)" '0 "From Git"'
+is "carried resources are not reverted by it" \
+    "$(plat_field models m1 name) $(plat_field models m2 name) $(plat_field models m3 name) $(plat_field models m0 name)" \
+    '"UI one" "UI two" "UI three" "UI zero"'
+# (the platform normalised m4: its form is a 5th commit, by m4's author)
+is "gitsyncd/gh is rebuilt on the new main: the 4 and m4's normalised form" \
+    "$(git --git-dir="$REMOTE" merge-base main gitsyncd/gh) $(branch_log | cut -d'|' -f1 | sort | tr '\n' ',')" \
+    "$(git --git-dir="$REMOTE" rev-parse main) Ada Lovelace <ada@example.com>,Bob Barker <bob@example.com>,Carol Shaw <carol@example.com>,Dan Dare <dan@example.com>,Grace Hopper <grace@example.com>,"
+
+# The merge button.
+audit() { plat "$PURL/api/v1/audit" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]))'; }
+audit0=$(audit)
+touch "$REMOTE/merge-button"
+git -C "$T/clone" fetch -q origin && git -C "$T/clone" merge -q --no-ff -m "Merge pull request #1" origin/gitsyncd/gh &&
+    git -C "$T/clone" push -q origin HEAD:main 2>>"$T/push.err"
+rm "$REMOTE/merge-button"
+curl -sS -X POST --data '{"host":"github","number":1,"state":"merged"}' "$S/_control/pull" >/dev/null
+MERGED=$(git --git-dir="$REMOTE" rev-parse main)
+sync_once; rc=$?
+is "merged: nothing is re-applied to the platform" "$rc $(audit)" "0 $audit0"
+MIRROR=$(dirname "$(find "$T/state" -name packed-refs -o -name HEAD | grep -v logs | head -n 1)")
+is "merged: the base advances to the merged values" \
+    "$(git --git-dir="$MIRROR" show refs/gitsyncd/base:models/m1.yaml 2>&1 | grep '^name:')" "name: UI one"
+is "merged: no request is opened again" "$(pulls 'len(p)') $(git --git-dir="$REMOTE" rev-parse main)" "1 $MERGED"
+
+# git.write auto: the push is refused as protected: a new request, logged once why.
+# (served, a sync every second: "once" is per process)
+write_config auto 1s
+patch_model m1 "UI again" "Ada Lovelace <ada@example.com>"
+start_gitsyncd
+wait_for 20 sh -c "curl -sS $S/_control/state | grep -q '\"number\": 2'"
+is "auto: the refused push falls back to a new request" \
+    "$(pulls '[(x["number"], x["state"]) for x in p]') $(git --git-dir="$REMOTE" rev-parse main)" \
+    "[(1, 'merged'), (2, 'open')] $MERGED"
+is "auto: gitsyncd/gh carries that one change" "$(branch_log)" "Ada Lovelace <ada@example.com>|model m1: updated in demo"
+patch_model m3 "UI again 3" "Carol Shaw <carol@example.com>"
+wait_for 20 sh -c "curl -sS $S/_control/state | grep -q 'models/m3.yaml. updated by Carol'"
+sleep 2
+is "auto: later refused syncs update the same request" "$(pulls '[(x["number"], x["state"]) for x in p]')" "[(1, 'merged'), (2, 'open')]"
+is "auto: the log says why, once" \
+    "$(grep -F 'the push was refused (a protected branch?): git.write auto uses a pull request' "$T/gitsyncd.log" | grep -c 'pre-receive hook declined')" 1
+kill "$GPID"; wait "$GPID" 2>/dev/null
+write_config auto
+rm "$REMOTE/hooks/pre-receive"
+patch_model m2 "UI direct" "Bob Barker <bob@example.com>"
+sync_once; rc=$?
+is "auto, unprotected: the carried and the new change pushed to main directly" \
+    "$rc $(git --git-dir="$REMOTE" log --format='%an|%s' "$MERGED..main" | sort | tr '\n' ,)" \
+    "0 Ada Lovelace|model m1: updated in demo,Bob Barker|model m2: updated in demo,Carol Shaw|model m3: updated in demo,"
+done_testing
