@@ -1150,3 +1150,92 @@ forge_pull_open(struct forge *f, const char *head, const char *base,
     free(n);
     return rc;
 }
+
+/* The listing of every request from {h}, newest first. */
+static const char *
+forge_pull_all_path(enum git_host host)
+{
+    switch (host) {
+    case GIT_HOST_GITHUB:
+        return "/repos/{p}/pulls?state=all&base={b}&sort=created&direction=desc&per_page=100";
+    case GIT_HOST_GITLAB:
+        return "/projects/{p}/merge_requests?state=all&source_branch={h}&order_by=created_at&sort=desc&per_page=100";
+    case GIT_HOST_GITEA:
+        return "/repos/{p}/pulls?state=all&sort=recentupdate&limit=50";
+    case GIT_HOST_BITBUCKET:
+        return "/repositories/{p}/pullrequests?state=OPEN&state=MERGED&state=DECLINED&pagelen=50";
+    case GIT_HOST_BITBUCKET_SERVER:
+        return "/{p}/pull-requests?state=ALL&direction=OUTGOING&at=refs%2Fheads%2F{h}&order=NEWEST&limit=100";
+    default:
+        return NULL;
+    }
+}
+
+/* A request item's state, in each host's words. */
+static enum forge_pull_state
+forge_pull_item_state(enum git_host host, json_t *item)
+{
+    const char *s = json_string_value(json_object_get(item, "state"));
+
+    if (s == NULL)
+        return FORGE_PULL_NONE;
+    switch (host) {
+    case GIT_HOST_GITHUB:
+    case GIT_HOST_GITEA:
+        if (strcmp(s, "open") == 0)
+            return FORGE_PULL_OPEN;
+        return json_is_true(json_object_get(item, "merged")) ||
+                       json_is_string(json_object_get(item, "merged_at"))
+                   ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    case GIT_HOST_GITLAB:
+        return strcmp(s, "opened") == 0   ? FORGE_PULL_OPEN
+               : strcmp(s, "merged") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    default:
+        return strcmp(s, "OPEN") == 0     ? FORGE_PULL_OPEN
+               : strcmp(s, "MERGED") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    }
+}
+
+int
+forge_pull_last(struct forge *f, const char *head, const char *base,
+                enum forge_pull_state *state, char **number, char **err)
+{
+    const struct forge_pull_row *pr = forge_pull_row(f->row->host);
+    const char *tmpl = forge_pull_all_path(f->row->host);
+    struct forge_response r;
+    json_t *items, *item;
+    char *path;
+    size_t i;
+
+    *state = FORGE_PULL_NONE;
+    *number = NULL;
+    if (pr == NULL || tmpl == NULL)
+        return set_error(err, "%s: no pull request support", f->row->name);
+    path = forge_pull_path(f, tmpl, head, base, "");
+    if (forge_call(f, "GET", path, false, NULL, &r, err) != 0) {
+        free(path);
+        return -1;
+    }
+    items = pr->items != NULL ? json_object_get(r.json, pr->items) : r.json;
+    if (!json_is_array(items)) {
+        set_error(err, "%s GET %.*s: the answer holds no list of requests", f->row->name,
+                  (int)strcspn(path, "?"), path);
+        forge_response_free(&r);
+        free(path);
+        return -1;
+    }
+    json_array_foreach(items, i, item) {
+        const char *h = json_string_value(forge_get(item, pr->head_key));
+
+        if (h != NULL && strcmp(h, head) == 0) {
+            *number = forge_id_text(json_object_get(item, pr->number_key));
+            if (*number != NULL) {
+                *state = forge_pull_item_state(f->row->host, item);
+                break;
+            }
+        }
+    }
+    forge_response_free(&r);
+    free(path);
+    return 0;
+}

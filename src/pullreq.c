@@ -40,3 +40,26 @@ pullreq_publish(const struct config_workspace *ws, const char *platform,
     forge_free(f);
     return rc;
 }
+
+int
+pullreq_rejected(const struct config_workspace *ws, bool *closed, char **number,
+                 char **err)
+{
+    enum forge_pull_state state;
+    struct forge *f;
+    char *head;
+    int rc;
+
+    *closed = false;
+    *number = NULL;
+    f = forge_new(&ws->git, ws->name, err);
+    if (f == NULL)
+        return -1;
+    head = pullreq_branch(ws->name);
+    rc = forge_pull_last(f, head, ws->git.branch, &state, number, err);
+    if (rc == 0)
+        *closed = state == FORGE_PULL_CLOSED;
+    free(head);
+    forge_free(f);
+    return rc;
+}

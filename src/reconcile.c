@@ -804,6 +804,67 @@ out:
     free(path);
 }
 
+#define RC_REQUEST_REF "refs/gitsyncd/request"
+
+/*
+ * git.rejected revert: when the newest request was closed without merging,
+ * a resource whose platform value is still exactly what that request
+ * proposed gets the branch's version applied (inbound) instead of being
+ * proposed again.  Anything changed since goes to a new request.
+ */
+static int
+rc_rejected_revert(struct rc_state *st, char **err)
+{
+    git_reference *ref = NULL;
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    git_tree_entry *te;
+    char *number = NULL, *path;
+    size_t i;
+    bool closed = false, any = false;
+
+    for (i = 0; i < st->nslots && !any; i++)
+        any = st->slots[i].outbound && !st->slots[i].conflict;
+    if (!any || !st->gexists ||
+        git_reference_lookup(&ref, gitstore_repo(st->ctx->gs), RC_REQUEST_REF) != 0)
+        return 0;
+    if (git_commit_lookup(&c, gitstore_repo(st->ctx->gs), git_reference_target(ref)) != 0 ||
+        git_commit_tree(&tree, c) != 0) {
+        git_commit_free(c);
+        git_reference_free(ref);
+        return 0;
+    }
+    if (pullreq_rejected(st->ws, &closed, &number, err) != 0)
+        goto out;
+    for (i = 0; closed && i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+        bool proposed;
+
+        if (!s->outbound || s->conflict)
+            continue;
+        path = rc_path(st, s);
+        te = NULL;
+        if (git_tree_entry_bypath(&te, tree, path) == 0)
+            proposed = s->has_p && git_oid_equal(git_tree_entry_id(te), &s->p);
+        else
+            proposed = !s->has_p;
+        git_tree_entry_free(te);
+        if (proposed && (!s->has_g || rc_check_git(st, s))) {
+            s->outbound = false;
+            s->inbound = true;
+            log_info("the request was closed without merging: git.rejected revert applies the branch's version",
+                     "workspace", st->ws->name, "request", number, "path", path);
+        }
+        free(path);
+    }
+out:
+    free(number);
+    git_tree_free(tree);
+    git_commit_free(c);
+    git_reference_free(ref);
+    return *err != NULL ? -1 : 0;
+}
+
 /*
  * git.write pull_request (or auto, refused): the outbound commits, head,
  * built on the workspace branch, go to gitsyncd/<workspace> (force: gitsyncd
@@ -826,6 +887,14 @@ rc_outbound_request(struct rc_state *st, struct rc_slot **out, size_t n,
     refname = xasprintf("refs/heads/%s", branch);
     r = gitstore_push(st->ctx->gs, refname, head, NULL, err);
     free(refname);
+    if (r == GITSTORE_OK) {
+        git_reference *ref = NULL;
+
+        /* What the request proposes, for git.rejected revert. */
+        if (git_reference_create(&ref, gitstore_repo(st->ctx->gs), RC_REQUEST_REF, head, 1,
+                                 "gitsyncd: request branch pushed") == 0)
+            git_reference_free(ref);
+    }
     if (r != GITSTORE_OK) {
         char *m = xasprintf("push to %s failed (%s): %s", branch, gitstore_result_name(r),
                             *err != NULL ? *err : "");
@@ -1510,6 +1579,9 @@ rc_pass(struct rc_state *st, char **err)
         st->invalid = json_object();
     rc_decide(st);
     rc_guard_outbound_deletes(st);
+    if (st->ws->git.write != GIT_WRITE_PUSH && st->ws->git.rejected == GIT_REJECTED_REVERT &&
+        rc_rejected_revert(st, err) != 0)
+        return -1;
 
     rc = rc_outbound(st, err);
     if (rc != 0)

@@ -28,6 +28,14 @@ enum forge_state {
 
 struct forge;
 
+/* A request's state, whatever the host calls it. */
+enum forge_pull_state {
+    FORGE_PULL_NONE,   /* there is none */
+    FORGE_PULL_OPEN,
+    FORGE_PULL_MERGED,
+    FORGE_PULL_CLOSED, /* closed (declined) without merging */
+};
+
 /*
  * A client for workspace's Git host.  The host is git->host, or, for
  * auto, guessed from git->url (github.com, gitlab.com, bitbucket.org, a
@@ -77,6 +85,14 @@ int forge_pull_find(struct forge *f, const char *head, const char *base,
 int forge_pull_open(struct forge *f, const char *head, const char *base,
                     const char *title, const char *text, char **number,
                     bool *created, char **err);
+
+/*
+ * The newest request from branch head into base, whatever its state:
+ * *state and *number (malloc'd; NULL with FORGE_PULL_NONE).  Returns 0 or
+ * -1 with *err.
+ */
+int forge_pull_last(struct forge *f, const char *head, const char *base,
+                    enum forge_pull_state *state, char **number, char **err);
 
 /* Requests sent and retried so far (tests, metrics). */
 unsigned long forge_requests(const struct forge *f);

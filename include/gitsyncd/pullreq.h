@@ -9,6 +9,7 @@
 #ifndef GITSYNCD_PULLREQ_H
 #define GITSYNCD_PULLREQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gitsyncd/config.h"
@@ -24,5 +25,12 @@ char *pullreq_branch(const char *workspace);
 int pullreq_publish(const struct config_workspace *ws, const char *platform,
                     const char *text, size_t nchanges, char **number,
                     char **err);
+
+/*
+ * Whether the workspace's newest request was closed without merging:
+ * *closed, and *number its number (malloc'd, or NULL).  Returns 0 or -1.
+ */
+int pullreq_rejected(const struct config_workspace *ws, bool *closed,
+                     char **number, char **err);
 
 #endif

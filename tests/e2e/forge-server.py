@@ -10,6 +10,9 @@ Mounted per host under a prefix (the test points git.api.url there):
                    GET  /repos/{o}/{r}/issues/{n}/comments       per_page, page, Link
                    POST /repos/{o}/{r}/issues/{n}/comments       -> 201 issue-comment
                    PATCH /repos/{o}/{r}/issues/comments/{id}     -> 200 issue-comment
+                   GET/POST /repos/{o}/{r}/pulls, GET/PATCH .../pulls/{n}
+                   (state open|closed|all, base; 422 for a second open
+                   request from one head)
   /gitea/api/v1    the same routes, Gitea's CommitStatus and Comment shapes
                    (page, limit, Link)
   /gitlab/api/v4   POST /projects/{id}/statuses/{sha}  (state pending,
@@ -37,6 +40,8 @@ Control routes, for the test only, under /_control:
                         N comments by someone else on a request
   POST /_control/public {"host": "/github", "url": "http://prism"}: the base
                         that Link headers of that prefix name (a proxy in front)
+  POST /_control/pull   {"host": "github", "number": 1, "state": "merged"}:
+                        merge or close ("closed") a pull request
   POST /_control/link   {"url": "http://..."}: GET listings of comments
                         name this URL as their next page (then forget it)
   GET  /_control/log    [{"host","method","path","body","auth"}]
@@ -290,7 +295,8 @@ class Handler(BaseHTTPRequestHandler):
             if n is None and method == "GET":
                 want = {"open": ("open",), "closed": ("closed", "merged"),
                         "all": ("open", "closed", "merged")}[q.get("state", "open")]
-                sel = [self.gh_pull(o, r, p) for p in lst if p["state"] in want
+                # newest first (GitHub's default: sort=created, direction=desc)
+                sel = [self.gh_pull(o, r, p) for p in reversed(lst) if p["state"] in want
                        and ("base" not in q or p["base"] == q["base"])]
                 return self.answer(200, sel)
             if n is None and method == "POST":

@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 21
+plan 25
 
 ATOKEN=e2e-git-api-token-17aa
 SPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -26,7 +26,7 @@ git --git-dir="$REMOTE" config http.receivepack true
 spawn "$T/server.log" python3 "$top_srcdir/tests/e2e/forge-server.py" --port "$SPORT" --token "$ATOKEN" --git-root "$T/git"
 wait_port "$SPORT" 30 || bail "the test Git host did not start: $(cat "$T/server.log")"
 
-# write_config MODE [INTERVAL]: the configuration, git.write MODE.
+# write_config MODE [INTERVAL] [REJECTED]: the configuration, git.write MODE.
 write_config() {
     cat > "$T/gitsyncd.yaml" <<YAML
 listen: 127.0.0.1:$GPORT
@@ -44,6 +44,7 @@ workspaces:
       webhook_secret: $GSECRET
       author: { name: gitsyncd, email: gitsyncd@example.com }
       write: $1
+      rejected: ${3:-keep}
       api: { url: $S/github, token: $ATOKEN }
     sync: { interval: ${2:-0}, max_deletes: 10 }
 YAML
@@ -67,7 +68,7 @@ is "a first import is pushed to the branch (a request needs a branch to target)"
     "$(git --git-dir="$REMOTE" ls-tree --name-only main models/ | tr '\n' ' ')" "models/m0.yaml models/m1.yaml models/m2.yaml "
 
 # Protect main: only the "merge button" (a flag file) may move it.
-cat > "$REMOTE/hooks/pre-receive" <<'HOOK'
+cat > "$T/pre-receive" <<'HOOK'
 #!/bin/sh
 while read old new ref; do
     if [ "$ref" = refs/heads/main ] && [ ! -f "$GIT_DIR/merge-button" ]; then
@@ -76,7 +77,8 @@ while read old new ref; do
     fi
 done
 HOOK
-chmod +x "$REMOTE/hooks/pre-receive"
+chmod +x "$T/pre-receive"
+cp "$T/pre-receive" "$REMOTE/hooks/pre-receive"
 MAIN0=$(git --git-dir="$REMOTE" rev-parse main)
 
 patch_model() { # SLUG NAME ACTOR
@@ -166,4 +168,33 @@ sync_once; rc=$?
 is "auto, unprotected: the carried and the new change pushed to main directly" \
     "$rc $(git --git-dir="$REMOTE" log --format='%an|%s' "$MERGED..main" | sort | tr '\n' ,)" \
     "0 Ada Lovelace|model m1: updated in demo,Bob Barker|model m2: updated in demo,Carol Shaw|model m3: updated in demo,"
+
+# Closed without merging.  git.rejected keep: the platform keeps its value,
+# the next sync opens a new request.
+cp "$T/pre-receive" "$REMOTE/hooks/pre-receive"
+# (request 2's changes reached main directly: gitsyncd leaves it open, a
+# reviewer closes it)
+curl -sS -X POST --data '{"host":"github","number":2,"state":"closed"}' "$S/_control/pull" >/dev/null
+write_config pull_request
+patch_model m1 "Rejected one" "Ada Lovelace <ada@example.com>"
+sync_once
+MAIN1=$(git --git-dir="$REMOTE" rev-parse main)
+curl -sS -X POST --data '{"host":"github","number":3,"state":"closed"}' "$S/_control/pull" >/dev/null
+sync_once; rc=$?
+is "rejected keep: a new request, the platform keeps its value" \
+    "$rc $(pulls '[(x["number"], x["state"]) for x in p][2:]') $(plat_field models m1 name)" \
+    "0 [(3, 'closed'), (4, 'open')] \"Rejected one\""
+# git.rejected revert: the branch's version goes back to the platform.
+write_config pull_request 0 revert
+curl -sS -X POST --data '{"host":"github","number":4,"state":"closed"}' "$S/_control/pull" >/dev/null
+sync_once; rc=$?
+is "rejected revert: the platform gets the branch's value, no new request" \
+    "$rc $(plat_field models m1 name) $(pulls 'len(p)')" \
+    "0 \"$(git --git-dir="$REMOTE" show main:models/m1.yaml | sed -n 's/^name: //p')\" 4"
+patch_model m2 "After the rejection" "Bob Barker <bob@example.com>"
+sync_once; rc=$?
+is "rejected revert: a later change goes to a new request, alone" \
+    "$rc $(pulls '[(x["number"], x["state"]) for x in p][4:]') $(branch_log)" \
+    "0 [(5, 'open')] Bob Barker <bob@example.com>|model m2: updated in demo"
+is "main never moved without review" "$(git --git-dir="$REMOTE" rev-parse main)" "$MAIN1"
 done_testing
