@@ -277,6 +277,76 @@ class Handler(BaseHTTPRequestHandler):
             return self.gh_pulls(m.group(1), m.group(2), m.group(3), method, q, body)
         return self.issue_comments("github", "/github", method, path, q, body)
 
+    # -- pull requests (GitLab, Gitea, Bitbucket Cloud and DC) ---------
+    # Stored as {number, head, base, title, body, state open|merged|closed,
+    # version}; shown in each host's own shape and words.
+    def pull_shape(self, host, pr):
+        st = pr["state"]
+        if host == "gitea":
+            return {"id": pr["number"] + 5000, "number": pr["number"],
+                    "state": "open" if st == "open" else "closed", "merged": st == "merged",
+                    "title": pr["title"], "body": pr["body"],
+                    "head": {"ref": pr["head"]}, "base": {"ref": pr["base"]}}
+        if host == "gitlab":
+            return {"id": pr["number"] + 5000, "iid": pr["number"],
+                    "state": {"open": "opened"}.get(st, st), "title": pr["title"],
+                    "description": pr["body"], "source_branch": pr["head"],
+                    "target_branch": pr["base"]}
+        word = {"open": "OPEN", "merged": "MERGED", "closed": "DECLINED"}[st]
+        if host == "bitbucket":
+            return {"id": pr["number"], "state": word, "title": pr["title"],
+                    "description": pr["body"], "source": {"branch": {"name": pr["head"]}},
+                    "destination": {"branch": {"name": pr["base"]}}}
+        return {"id": pr["number"], "version": pr["version"], "state": word,
+                "title": pr["title"], "description": pr["body"],
+                "fromRef": {"id": "refs/heads/" + pr["head"], "displayId": pr["head"]},
+                "toRef": {"id": "refs/heads/" + pr["base"], "displayId": pr["base"]}}
+
+    def pulls(self, host, n, method, q, body):
+        lst = S.pulls[host]
+        text = "body" if host == "gitea" else "description"
+        with S.lock:
+            if n is None and method == "GET":
+                want = q.get("state", "open").lower()
+                sel = [p for p in reversed(lst) if want in ("all", p["state"])
+                       or (want, p["state"]) in (("opened", "open"), ("declined", "closed"))]
+                if host == "gitlab" and "source_branch" in q:
+                    sel = [p for p in sel if p["head"] == q["source_branch"]]
+                if host == "bbs" and "at" in q:
+                    sel = [p for p in sel if "refs/heads/" + p["head"] == q["at"]]
+                items = [self.pull_shape(host, p) for p in sel]
+                if host in ("bitbucket", "bbs"):
+                    return self.answer(200, {"values": items, "isLastPage": True, "size": len(items)})
+                return self.answer(200, items)
+            if n is None and method == "POST":
+                if not isinstance(body, dict) or not isinstance(body.get("title"), str):
+                    return self.answer(400, {"message": "title is missing"})
+                try:
+                    head, base = {"gitea": lambda: (body["head"], body["base"]),
+                                  "gitlab": lambda: (body["source_branch"], body["target_branch"]),
+                                  "bitbucket": lambda: (body["source"]["branch"]["name"],
+                                                        body["destination"]["branch"]["name"]),
+                                  "bbs": lambda: (body["fromRef"]["id"][len("refs/heads/"):],
+                                                  body["toRef"]["id"][len("refs/heads/"):])}[host]()
+                except (KeyError, TypeError):
+                    return self.answer(400, {"message": "source or target branch missing"})
+                if any(p["head"] == head and p["state"] == "open" for p in lst):
+                    return self.answer(409, {"message": "Another open request already exists for this source branch"})
+                pr = {"number": len(lst) + 1, "head": head, "base": base, "title": body["title"],
+                      "body": body.get(text), "state": "open", "version": 0, "at": now()}
+                lst.append(pr)
+                return self.answer(201, self.pull_shape(host, pr))
+            for pr in lst:
+                if n is not None and pr["number"] == int(n):
+                    if method in ("PUT", "PATCH"):
+                        if host == "bbs" and body.get("version") != pr["version"]:
+                            return self.answer(409, {"errors": [{"message": "stale version"}]})
+                        pr["title"] = body.get("title", pr["title"])
+                        pr["body"] = body.get(text, pr["body"])
+                        pr["version"] += 1
+                    return self.answer(200, self.pull_shape(host, pr))
+        return self.answer(404, {"message": "Not Found"})
+
     # -- pull requests (GitHub) ---------------------------------------
     def gh_pull(self, o, r, pr):
         u = "https://api.github.com/repos/%s/%s/pulls/%d" % (o, r, pr["number"])
@@ -366,6 +436,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Gitea ---------------------------------------------------------
     def h_gitea(self, method, path, q, body):
+        m = re.fullmatch(r"/repos/[^/]+/[^/]+/pulls(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("gitea", m.group(1), method, q, body)
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", path)
         if m and method == "POST":
             if not isinstance(body, dict) or body.get("state") not in ("pending", "success", "error", "failure", "warning"):
@@ -383,6 +456,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- GitLab --------------------------------------------------------
     def h_gitlab(self, method, path, q, body):
+        m = re.fullmatch(r"/projects/[^/]+/merge_requests(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("gitlab", m.group(1), method, q, body)
         m = re.fullmatch(r"/projects/([^/]+)/statuses/([0-9a-f]{40})", path)
         if m and method == "POST":
             if not isinstance(body, dict) or body.get("state") not in ("pending", "running", "success", "failed", "canceled"):
@@ -430,6 +506,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Bitbucket Cloud -----------------------------------------------
     def h_bitbucket(self, method, path, q, body):
+        m = re.fullmatch(r"/repositories/[^/]+/[^/]+/pullrequests(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("bitbucket", m.group(1), method, q, body)
         m = re.fullmatch(r"/repositories/([^/]+)/([^/]+)/commit/([0-9a-f]{40})/statuses/build", path)
         if m and method == "POST":
             if (not isinstance(body, dict) or body.get("state") not in ("SUCCESSFUL", "FAILED", "INPROGRESS", "STOPPED")
@@ -482,6 +561,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Bitbucket Data Center -----------------------------------------
     def h_bbs(self, method, path, q, body):
+        m = re.fullmatch(r"/rest/api/latest/projects/[^/]+/repos/[^/]+/pull-requests(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("bbs", m.group(1), method, q, body)
         m = re.fullmatch(r"/rest/build-status/1.0/commits/([0-9a-f]{40})", path)
         if m and method == "POST":
             if (not isinstance(body, dict) or body.get("state") not in ("SUCCESSFUL", "FAILED", "INPROGRESS")
