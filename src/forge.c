@@ -701,8 +701,12 @@ forge_request(struct forge *f, const char *method, const char *url,
 out:
     curl_slist_free_all(h);
     free(payload);
-    if (ret != 0)
+    if (ret != 0) {
+        long code = r->code; /* the caller may tell a 404 from other errors */
+
         forge_response_free(r);
+        r->code = code;
+    }
     return ret;
 }
 
@@ -1238,4 +1242,141 @@ forge_pull_last(struct forge *f, const char *head, const char *base,
     forge_response_free(&r);
     free(path);
     return 0;
+}
+
+/* ---- branch protection (gitsyncd doctor) ----------------------------- */
+
+/* GET path (under the base, or the server root); 404 is *found false. */
+static int
+forge_get_optional(struct forge *f, const char *path, bool from_root, bool *found,
+                   struct forge_response *r, char **err)
+{
+    char *e = NULL;
+
+    *found = false;
+    if (forge_call(f, "GET", path, from_root, NULL, r, &e) == 0) {
+        *found = true;
+        return 0;
+    }
+    if (r->code == 404) {
+        free(e);
+        return 0;
+    }
+    *err = e;
+    return -1;
+}
+
+/* True if a JSON list (or obj[key]) has an item whose key is one of names. */
+static bool
+forge_any_of(json_t *list, const char *key, const char *const *names)
+{
+    json_t *item;
+    size_t i, j;
+
+    json_array_foreach(list, i, item) {
+        const char *v = json_string_value(json_object_get(item, key));
+
+        for (j = 0; v != NULL && names[j] != NULL; j++) {
+            if (strcmp(v, names[j]) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+int
+forge_branch_protected(struct forge *f, const char *branch, bool *refused,
+                       char **how, char **err)
+{
+    static const char *const gh_rules[] = { "pull_request", "update", NULL };
+    static const char *const bb_kinds[] = { "push", NULL };
+    static const char *const bbs_types[] = { "read-only", "pull-request-only", NULL };
+    struct forge_response r;
+    char *eb = forge_escape(branch, false), *tmpl, *path;
+    bool found = false;
+    int rc = -1;
+
+    *refused = false;
+    *how = NULL;
+    memset(&r, 0, sizeof r);
+    switch (f->row->host) {
+    case GIT_HOST_GITHUB:
+        tmpl = xasprintf("/repos/{p}/branches/%s/protection", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found) {
+            *refused = true;
+            *how = xstrdup("GitHub branch protection");
+            break;
+        }
+        forge_response_free(&r);
+        if (rc != 0)
+            break;
+        tmpl = xasprintf("/repos/{p}/rules/branches/%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && json_is_array(r.json) && forge_any_of(r.json, "type", gh_rules)) {
+            *refused = true;
+            *how = xstrdup("a GitHub ruleset (pull_request or update rule)");
+        }
+        break;
+    case GIT_HOST_GITLAB:
+        tmpl = xasprintf("/projects/{p}/protected_branches/%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found) {
+            *refused = true;
+            *how = xstrdup("a GitLab protected branch");
+        }
+        break;
+    case GIT_HOST_GITEA:
+        tmpl = xasprintf("/repos/{p}/branch_protections/%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && (!json_is_true(json_object_get(r.json, "enable_push")) ||
+                                 json_is_true(json_object_get(r.json, "enable_push_whitelist")))) {
+            *refused = true;
+            *how = xstrdup("a Gitea branch protection");
+        }
+        break;
+    case GIT_HOST_BITBUCKET:
+        tmpl = xasprintf("/repositories/{p}/branch-restrictions?pattern=%s&pagelen=100", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && json_is_array(json_object_get(r.json, "values")) &&
+            forge_any_of(json_object_get(r.json, "values"), "kind", bb_kinds)) {
+            *refused = true;
+            *how = xstrdup("a Bitbucket branch restriction (push)");
+        }
+        break;
+    case GIT_HOST_BITBUCKET_SERVER:
+        /* {p} is "projects/KEY/repos/slug"; this API sits beside the REST one. */
+        tmpl = xasprintf("/rest/branch-permissions/2.0/{p}/restrictions?matcherType=BRANCH&matcherId=refs%%2Fheads%%2F%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, true, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && json_is_array(json_object_get(r.json, "values")) &&
+            forge_any_of(json_object_get(r.json, "values"), "type", bbs_types)) {
+            *refused = true;
+            *how = xstrdup("a Bitbucket branch permission (read-only or pull-request-only)");
+        }
+        break;
+    default:
+        set_error(err, "%s: no branch protection API", f->row->name);
+        break;
+    }
+    forge_response_free(&r);
+    free(eb);
+    return rc;
 }

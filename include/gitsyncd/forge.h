@@ -94,6 +94,16 @@ int forge_pull_open(struct forge *f, const char *head, const char *base,
 int forge_pull_last(struct forge *f, const char *head, const char *base,
                     enum forge_pull_state *state, char **number, char **err);
 
+/*
+ * Whether the host refuses direct pushes to branch (GitHub branch
+ * protection or a ruleset with a pull_request/update rule; GitLab protected
+ * branch; Gitea protection without plain push; Bitbucket push restriction;
+ * Data Center read-only or pull-request-only permission): *refused, and
+ * *how names what (malloc'd, NULL when not refused).  Returns 0 or -1.
+ */
+int forge_branch_protected(struct forge *f, const char *branch, bool *refused,
+                           char **how, char **err);
+
 /* Requests sent and retried so far (tests, metrics). */
 unsigned long forge_requests(const struct forge *f);
 unsigned long forge_retries(const struct forge *f);

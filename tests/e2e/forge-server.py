@@ -40,6 +40,11 @@ Control routes, for the test only, under /_control:
                         N comments by someone else on a request
   POST /_control/public {"host": "/github", "url": "http://prism"}: the base
                         that Link headers of that prefix name (a proxy in front)
+  POST /_control/protect {"host": "github", "branch": "main", "how": "classic"|"ruleset"}:
+                        the branch protection APIs say the branch refuses direct
+                        pushes (GitHub protection or rules, GitLab protected_branches,
+                        Gitea branch_protections, Bitbucket branch-restrictions,
+                        Data Center branch-permissions restrictions)
   POST /_control/pull   {"host": "github", "number": 1, "state": "merged"}:
                         merge or close ("closed") a pull request
   POST /_control/link   {"url": "http://..."}: GET listings of comments
@@ -88,6 +93,7 @@ class State:
         self.statuses = []
         self.comments = {h: {} for h, _ in HOSTS}
         self.pulls = {h: [] for h, _ in HOSTS}
+        self.protect = {}  # host -> (branch, "classic" | "ruleset")
         self.next_id = 1000
         self.link = None
         self.public = {}
@@ -231,6 +237,9 @@ class Handler(BaseHTTPRequestHandler):
             if what == "state":
                 return self.answer(200, {"statuses": S.statuses, "comments": S.comments,
                                          "pulls": S.pulls})
+            if what == "protect":
+                S.protect[body["host"]] = (body["branch"], body.get("how", "classic"))
+                return self.answer(200, {})
             if what == "pull":
                 for pr in S.pulls[body["host"]]:
                     if pr["number"] == int(body["number"]):
@@ -257,6 +266,19 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- GitHub --------------------------------------------------------
     def h_github(self, method, path, q, body):
+        m = re.fullmatch(r"/repos/[^/]+/[^/]+/(branches/([^/]+)/protection|rules/branches/([^/]+))", path)
+        if m and method == "GET":
+            b, how = S.protect.get("github", (None, None))
+            if m.group(2) is not None:
+                if b == m.group(2) and how == "classic":
+                    return self.answer(200, {"url": "https://api.github.com/repos/o/r/branches/%s/protection" % b,
+                                             "required_pull_request_reviews": {"required_approving_review_count": 1}})
+                return self.answer(404, {"message": "Branch not protected"})
+            if b == m.group(3) and how == "ruleset":
+                return self.answer(200, [{"type": "pull_request", "ruleset_source_type": "Repository",
+                                          "ruleset_source": "o/r", "ruleset_id": 42}])
+            return self.answer(200, [{"type": "creation", "ruleset_source_type": "Repository",
+                                      "ruleset_source": "o/r", "ruleset_id": 41}])
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", path)
         if m and method == "POST":
             if not isinstance(body, dict) or body.get("state") not in ("error", "failure", "pending", "success"):
@@ -436,6 +458,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Gitea ---------------------------------------------------------
     def h_gitea(self, method, path, q, body):
+        m = re.fullmatch(r"/repos/[^/]+/[^/]+/branch_protections/([^/]+)", path)
+        if m and method == "GET":
+            if S.protect.get("gitea", (None,))[0] == m.group(1):
+                return self.answer(200, {"branch_name": m.group(1), "rule_name": m.group(1),
+                                         "enable_push": False, "enable_push_whitelist": False})
+            return self.answer(404, {"message": "The target couldn't be found."})
         m = re.fullmatch(r"/repos/[^/]+/[^/]+/pulls(?:/([0-9]+))?", path)
         if m:
             return self.pulls("gitea", m.group(1), method, q, body)
@@ -456,6 +484,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- GitLab --------------------------------------------------------
     def h_gitlab(self, method, path, q, body):
+        m = re.fullmatch(r"/projects/[^/]+/protected_branches/([^/]+)", path)
+        if m and method == "GET":
+            if S.protect.get("gitlab", (None,))[0] == m.group(1):
+                return self.answer(200, {"id": 1, "name": m.group(1), "allow_force_push": False,
+                                         "push_access_levels": [{"access_level": 0, "access_level_description": "No one"}]})
+            return self.answer(404, {"message": "404 Not found"})
         m = re.fullmatch(r"/projects/[^/]+/merge_requests(?:/([0-9]+))?", path)
         if m:
             return self.pulls("gitlab", m.group(1), method, q, body)
@@ -506,6 +540,13 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Bitbucket Cloud -----------------------------------------------
     def h_bitbucket(self, method, path, q, body):
+        m = re.fullmatch(r"/repositories/[^/]+/[^/]+/branch-restrictions", path)
+        if m and method == "GET":
+            vals = []
+            if S.protect.get("bitbucket", (None,))[0] == q.get("pattern"):
+                vals = [{"id": 7, "kind": "push", "branch_match_kind": "glob", "pattern": q["pattern"],
+                         "users": [], "groups": []}]
+            return self.answer(200, {"values": vals, "pagelen": 100, "page": 1, "size": len(vals)})
         m = re.fullmatch(r"/repositories/[^/]+/[^/]+/pullrequests(?:/([0-9]+))?", path)
         if m:
             return self.pulls("bitbucket", m.group(1), method, q, body)
@@ -561,6 +602,13 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Bitbucket Data Center -----------------------------------------
     def h_bbs(self, method, path, q, body):
+        m = re.fullmatch(r"/rest/branch-permissions/2.0/projects/[^/]+/repos/[^/]+/restrictions", path)
+        if m and method == "GET":
+            vals = []
+            if "refs/heads/" + str(S.protect.get("bbs", (None,))[0]) == q.get("matcherId"):
+                vals = [{"id": 3, "type": "pull-request-only",
+                         "matcher": {"id": q["matcherId"], "type": {"id": "BRANCH"}}}]
+            return self.answer(200, {"values": vals, "isLastPage": True, "size": len(vals), "start": 0})
         m = re.fullmatch(r"/rest/api/latest/projects/[^/]+/repos/[^/]+/pull-requests(?:/([0-9]+))?", path)
         if m:
             return self.pulls("bbs", m.group(1), method, q, body)

@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
 HOSTS="github gitlab gitea bitbucket bitbucket-server"
-plan 30
+plan 40
 
 ATOKEN=e2e-git-api-token-5c19
 SPORT=$(free_port); GPORT=$(free_port)
@@ -53,7 +53,7 @@ for h in $HOSTS; do
     wait_port "$port" 10 || bail "the demo platform did not start: $(cat "$T/platform-$h.log")"
     cat >> "$T/gitsyncd.yaml" <<YAML
   - name: $h
-    platform: { profile: demo, url: http://127.0.0.1:$port/api/v1, token: $PTOKEN }
+    platform: { profile: demo, url: http://127.0.0.1:$port/api/v1, token: $PTOKEN, webhook_secret: $PSECRET }
     git:
       url: $(git_url "$h")
       branch: main
@@ -85,7 +85,14 @@ for H in $HOSTS; do
         plat_post models "{\"slug\":\"$m\",\"name\":\"Model $m\",\"sourceId\":1,\"queryType\":\"raw_sql\",\"raw\":{\"sql\":\"select 1\"}}" >/dev/null
     done
     sync_once "$H"
+    out=$("$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" doctor "$H" 2>>"$T/doctor.err"); rc=$?
+    like "$H: doctor, unprotected: all well, pull_request fits" "$rc $(printf '%s' "$out" | tr '\n' '~')" \
+        "^0 ok +platform +demo reachable, token accepted.*~ok +remote +reachable, credentials accepted~ok +branch +main exists.*~ok +protection main takes direct pushes: git.write pull_request fits.*~ok +events .*~ok +webhooks .*$"
+    curl -sS -X POST --data "{\"host\":\"$(srv "$H")\",\"branch\":\"main\"}" "$S/_control/protect" >/dev/null
     cp "$T/pre-receive" "$R/hooks/pre-receive"
+    out=$("$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" doctor "$H" 2>>"$T/doctor.err"); rc=$?
+    like "$H: doctor, protected: the host says so, pull_request fits" "$rc $(printf '%s' "$out" | grep protection)" \
+        "^0 ok +protection main refuses direct pushes \(.*\): git.write pull_request fits$"
     MAIN0=$(git --git-dir="$R" rev-parse main 2>&1)
     patch_model m1 "UI one" "Ada Lovelace <ada@example.com>"
     plat_post models '{"slug":"m2","name":"UI two","sourceId":1,"queryType":"raw_sql","raw":{"sql":"select 2"}}' "Bob Barker <bob@example.com>" >/dev/null

@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 25
+plan 27
 
 ATOKEN=e2e-git-api-token-17aa
 SPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -80,6 +80,23 @@ HOOK
 chmod +x "$T/pre-receive"
 cp "$T/pre-receive" "$REMOTE/hooks/pre-receive"
 MAIN0=$(git --git-dir="$REMOTE" rev-parse main)
+
+# gitsyncd doctor: a ruleset protects main, git.write push would fail.
+curl -sS -X POST --data '{"host":"github","branch":"main","how":"ruleset"}' "$S/_control/protect" >/dev/null
+write_config push
+out=$("$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" doctor gh 2>"$T/doctor.err"); rc=$?
+is "doctor: exit 1, one line per check, saying what to fix" "$rc
+$(printf '%s\n' "$out" | sed 's/ ([0-9a-f]*)$//')" "1
+ok   platform   demo reachable, token accepted (kind model: 3 listed)
+ok   remote     reachable, credentials accepted
+ok   branch     main exists
+FAIL protection main refuses direct pushes (a GitHub ruleset (pull_request or update rule)), but git.write is push: set git.write pull_request or auto
+FAIL events     no platform.webhook_secret: platform events are refused (set it, or rely on sync.interval)
+ok   webhooks   git.webhook_secret set"
+sed "s/token: $PTOKEN/token: wrong-token/" "$T/gitsyncd.yaml" > "$T/badtoken.yaml"
+out=$("$GITSYNCD" --allow-root -c "$T/badtoken.yaml" doctor gh 2>>"$T/doctor.err"); rc=$?
+like "doctor: a refused platform token is named" "$rc $(printf '%s' "$out" | head -n 1)" "^1 FAIL platform +the token is refused: check platform.token"
+write_config pull_request
 
 patch_model() { # SLUG NAME ACTOR
     id=$(plat_id models "$1")
