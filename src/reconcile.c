@@ -48,7 +48,6 @@ struct rc_ctx {
     struct gitstore *gs;
     struct platform *pl;
     struct rc_audit *audit;   /* the workspace's, shared */
-    bool told_protected;      /* git.write auto: the fallback was logged */
     struct rc_ctx *next;
 };
 
@@ -806,6 +805,27 @@ out:
 
 #define RC_REQUEST_REF "refs/gitsyncd/request"
 
+/* git.write auto: workspaces whose refused push was logged, process-wide
+ * (each worker thread has its own contexts). */
+static pthread_mutex_t rc_told_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *rc_told;
+
+/* True the first time this process asks for workspace. */
+static bool
+rc_first_refusal(const char *workspace)
+{
+    bool first;
+
+    pthread_mutex_lock(&rc_told_lock);
+    if (rc_told == NULL)
+        rc_told = json_object();
+    first = json_object_get(rc_told, workspace) == NULL;
+    if (first)
+        json_object_set_new(rc_told, workspace, json_true());
+    pthread_mutex_unlock(&rc_told_lock);
+    return first;
+}
+
 /*
  * git.rejected revert: when the newest request was closed without merging,
  * a resource whose platform value is still exactly what that request
@@ -863,6 +883,42 @@ out:
     git_commit_free(c);
     git_reference_free(ref);
     return *err != NULL ? -1 : 0;
+}
+
+/*
+ * Nothing left to carry (merged, or the platform agrees with the branch
+ * again): delete the request's branch gitsyncd pushed, which also closes
+ * a request still open on it.  A failure is logged; the next sync retries.
+ */
+static void
+rc_request_done(struct rc_state *st)
+{
+    git_reference *ref = NULL;
+    char *branch, *refname, *err = NULL;
+    enum gitstore_result r;
+    size_t i;
+
+    for (i = 0; i < st->nslots; i++) {
+        if (st->slots[i].carried)
+            return;
+    }
+    if (git_reference_lookup(&ref, gitstore_repo(st->ctx->gs), RC_REQUEST_REF) != 0)
+        return;
+    branch = pullreq_branch(st->ws->name);
+    refname = xasprintf("refs/heads/%s", branch);
+    r = gitstore_push_delete(st->ctx->gs, refname, &err);
+    if (r == GITSTORE_OK) {
+        git_reference_delete(ref);
+        log_info("nothing left for a pull request to carry: its branch deleted", "workspace",
+                 st->ws->name, "branch", branch);
+    } else {
+        log_warn("cannot delete the pull request's branch", "workspace", st->ws->name,
+                 "branch", branch, "error", err);
+    }
+    git_reference_free(ref);
+    free(err);
+    free(refname);
+    free(branch);
 }
 
 /*
@@ -1018,10 +1074,9 @@ rc_outbound(struct rc_state *st, char **err)
                       st->gexists ? &st->ghead : &rc_zero_oid, err);
     if (r == GITSTORE_REJECTED && st->ws->git.write == GIT_WRITE_AUTO && st->gexists &&
         !import) {
-        if (!st->ctx->told_protected)
+        if (rc_first_refusal(st->ws->name))
             log_warn("the push was refused (a protected branch?): git.write auto uses a pull request",
                      "workspace", st->ws->name, "branch", st->ws->git.branch, "error", *err);
-        st->ctx->told_protected = true;
         free(*err);
         *err = NULL;
         rc = rc_outbound_request(st, out, n, &head, err);
@@ -1586,6 +1641,8 @@ rc_pass(struct rc_state *st, char **err)
     rc = rc_outbound(st, err);
     if (rc != 0)
         return rc;
+    if (st->ws->git.write != GIT_WRITE_PUSH)
+        rc_request_done(st);
     for (i = 0; i < st->nslots; i++) {
         if (st->slots[i].branch_conflict)
             rc_push_conflict_branch(st, &st->slots[i]);

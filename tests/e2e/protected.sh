@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 27
+plan 28
 
 ATOKEN=e2e-git-api-token-17aa
 SPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -160,6 +160,9 @@ MIRROR=$(dirname "$(find "$T/state" -name packed-refs -o -name HEAD | grep -v lo
 is "merged: the base advances to the merged values" \
     "$(git --git-dir="$MIRROR" show refs/gitsyncd/base:models/m1.yaml 2>&1 | grep '^name:')" "name: UI one"
 is "merged: no request is opened again" "$(pulls 'len(p)') $(git --git-dir="$REMOTE" rev-parse main)" "1 $MERGED"
+is "merged: the branch gitsyncd/gh is deleted" \
+    "$(git --git-dir="$REMOTE" for-each-ref --format='%(refname)' refs/heads/) $(grep -c 'nothing left for a pull request to carry: its branch deleted' "$T/gitsyncd.log")" \
+    "refs/heads/main 1"
 
 # git.write auto: the push is refused as protected: a new request, logged once why.
 # (served, a sync every second: "once" is per process)
