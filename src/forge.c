@@ -1,4 +1,5 @@
-/* forge: the Git host's REST API: commit statuses and request comments. */
+/* forge: the Git host's REST API: commit statuses, request comments, the
+ * requests gitsyncd opens, branch protection. */
 #include "autoconfig.h"
 
 #include <ctype.h>

@@ -2,7 +2,9 @@
  * forge: a client of the Git host's REST API (libcurl + jansson), for pull
  * request checks (DESIGN §11): a commit status on a request's head and one
  * comment per request, created once and then updated in place (a hidden
- * marker finds it).  One table row per host: GitHub (and Enterprise),
+ * marker finds it); for protected branches: the request gitsyncd opens from
+ * gitsyncd/<workspace> (found, opened, updated, its state) and whether the
+ * host refuses direct pushes to a branch (gitsyncd doctor).  One table row per host: GitHub (and Enterprise),
  * GitLab, Gitea/Forgejo, Bitbucket Cloud, Bitbucket Data Center.
  *
  * Rules: the token goes only to the origin of the API base (a next-page

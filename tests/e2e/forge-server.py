@@ -45,6 +45,8 @@ Control routes, for the test only, under /_control:
                         pushes (GitHub protection or rules, GitLab protected_branches,
                         Gitea branch_protections, Bitbucket branch-restrictions,
                         Data Center branch-permissions restrictions)
+  POST /_control/hold  {"method": "POST", "path": "/pulls$", "seconds": 30}: the
+                        next such API request is done, but answered that late
   POST /_control/pull   {"host": "github", "number": 1, "state": "merged"}:
                         merge or close ("closed") a pull request
   POST /_control/link   {"url": "http://..."}: GET listings of comments
@@ -93,7 +95,8 @@ class State:
         self.statuses = []
         self.comments = {h: {} for h, _ in HOSTS}
         self.pulls = {h: [] for h, _ in HOSTS}
-        self.protect = {}  # host -> (branch, "classic" | "ruleset")
+        self.protect = {}
+        self.holds = []  # host -> (branch, "classic" | "ruleset")
         self.next_id = 1000
         self.link = None
         self.public = {}
@@ -116,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, code, obj=None, headers=None):
         body = b"" if obj is None else json.dumps(obj).encode()
+        if getattr(self, "hold", 0):
+            time.sleep(self.hold)  # done, but the client waits: kill it now
+            self.hold = 0
         self.send_response(code)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -201,6 +207,12 @@ class Handler(BaseHTTPRequestHandler):
                           "body": body, "auth": auth,
                           "authorization": self.headers.get("Authorization", "")})
             fail = S.fail.pop(0) if S.fail else None
+            self.hold = 0
+            for h in list(S.holds):
+                if h["method"] == method and re.search(h["path"], path):
+                    self.hold = h["seconds"]
+                    S.holds.remove(h)
+                    break
         if fail is not None:
             return self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
         if not auth:
@@ -237,6 +249,9 @@ class Handler(BaseHTTPRequestHandler):
             if what == "state":
                 return self.answer(200, {"statuses": S.statuses, "comments": S.comments,
                                          "pulls": S.pulls})
+            if what == "hold":
+                S.holds.append(body)
+                return self.answer(200, {})
             if what == "protect":
                 S.protect[body["host"]] = (body["branch"], body.get("how", "classic"))
                 return self.answer(200, {})

@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 28
+plan 32
 
 ATOKEN=e2e-git-api-token-17aa
 SPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -217,4 +217,31 @@ is "rejected revert: a later change goes to a new request, alone" \
     "$rc $(pulls '[(x["number"], x["state"]) for x in p][4:]') $(branch_log)" \
     "0 [(5, 'open')] Bob Barker <bob@example.com>|model m2: updated in demo"
 is "main never moved without review" "$(git --git-dir="$REMOTE" rev-parse main)" "$MAIN1"
+
+# Crash safety: kill -9 while the host has made the request but not yet
+# answered, then while it has updated it; a restart finds it: one request,
+# no duplicate commits.
+write_config pull_request
+curl -sS -X POST --data '{"host":"github","number":5,"state":"closed"}' "$S/_control/pull" >/dev/null
+curl -sS -X POST --data '{"method":"POST","path":"/pulls$","seconds":25}' "$S/_control/hold" >/dev/null
+"$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" sync --once gh >>"$T/gitsyncd.log" 2>&1 &
+SPID=$!
+wait_for 20 sh -c "[ \"\$(curl -sS $S/_control/state | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"pulls\"][\"github\"]))')\" = 6 ]"
+kill -9 "$SPID"; wait "$SPID" 2>/dev/null
+sync_once; rc=$?
+is "killed while opening: after a restart, one open request" \
+    "$rc $(pulls '[(x["number"], x["state"]) for x in p][4:]')" "0 [(5, 'closed'), (6, 'open')]"
+is "killed while opening: the branch holds the change once" "$(branch_log)" "Bob Barker <bob@example.com>|model m2: updated in demo"
+is "killed while opening: the killed run never saw the answer, the restart found the request" \
+    "$(grep -c 'msg="pull request opened" .*request=6 ' "$T/gitsyncd.log") $(grep -c 'msg="pull request updated" .*request=6 ' "$T/gitsyncd.log")" "0 1"
+curl -sS -X POST --data '{"method":"PATCH","path":"/pulls/6$","seconds":25}' "$S/_control/hold" >/dev/null
+patch_model m3 "Before the crash" "Carol Shaw <carol@example.com>"
+"$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" sync --once gh >>"$T/gitsyncd.log" 2>&1 &
+SPID=$!
+wait_for 20 sh -c "curl -sS $S/_control/state | grep -q 'models/m3.yaml. updated by Carol'"
+kill -9 "$SPID"; wait "$SPID" 2>/dev/null
+sync_once; rc=$?
+is "killed while updating: after a restart, still the one request, both commits once" \
+    "$rc $(pulls '[(x["number"], x["state"]) for x in p][5:]') $(branch_log | tr '\n' ,)" \
+    "0 [(6, 'open')] Bob Barker <bob@example.com>|model m2: updated in demo,Carol Shaw <carol@example.com>|model m3: updated in demo,"
 done_testing
