@@ -54,7 +54,10 @@ Control routes, for the test only, under /_control:
   GET  /_control/log    [{"host","method","path","body","auth"}]
   GET  /_control/state  {"statuses": [...], "comments": {host: {req: [...]}}}
 
-  forge-server.py --port P --token T [--git-root DIR]
+With --github-openapi SPEC, GitHub's pull requests carry every member
+that description requires (so Prism in front finds them valid).
+
+  forge-server.py --port P --token T [--git-root DIR] [--github-openapi SPEC]
 """
 import argparse
 import json
@@ -109,6 +112,69 @@ class State:
 S = State()
 TOKEN = None
 GIT_ROOT = None
+SPEC = None  # GitHub's OpenAPI description (--github-openapi), for full shapes
+
+
+def example(schema, depth=0):
+    """The smallest value the schema takes: its required members only."""
+    while "$ref" in schema:
+        node = SPEC
+        for part in schema["$ref"][2:].split("/"):
+            node = node[part]
+        schema = node
+    if "allOf" in schema:
+        out = {}
+        for sub in schema["allOf"]:
+            v = example(sub, depth + 1)
+            if isinstance(v, dict):
+                out.update(v)
+        return out
+    for k in ("anyOf", "oneOf"):
+        if k in schema:
+            return example(schema[k][0], depth + 1)
+    if schema.get("nullable") and depth > 1:
+        return None
+    if "enum" in schema:
+        return schema["enum"][0]
+    t = schema.get("type", "object")
+    if isinstance(t, list):
+        if "null" in t and depth > 1:
+            return None
+        t = [x for x in t if x != "null"][0]
+    if t == "object":
+        props = schema.get("properties", {})
+        return {k: example(props.get(k, {"type": "string"}), depth + 1)
+                for k in schema.get("required", [])}
+    if t == "array":
+        return []
+    if t in ("integer", "number"):
+        return 1
+    if t == "boolean":
+        return False
+    f = schema.get("format")
+    if f == "date-time":
+        return now()
+    if f == "uri" or f == "uri-template":
+        return "https://api.github.com/x"
+    if f == "email":
+        return "x@example.com"
+    return "x"
+
+
+def merged(base, over):
+    """base with over's members laid over it, recursively."""
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        return over
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(base.get(k), v) if k in base else v
+    return out
+
+
+def gh_shape(name, obj):
+    if SPEC is None:
+        return obj
+    return merged(example({"$ref": "#/components/schemas/" + name}), obj)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -287,7 +353,9 @@ class Handler(BaseHTTPRequestHandler):
             if m.group(2) is not None:
                 if b == m.group(2) and how == "classic":
                     return self.answer(200, {"url": "https://api.github.com/repos/o/r/branches/%s/protection" % b,
-                                             "required_pull_request_reviews": {"required_approving_review_count": 1}})
+                                             "required_pull_request_reviews": {"dismiss_stale_reviews": False,
+                                                                              "require_code_owner_reviews": False,
+                                                                              "required_approving_review_count": 1}})
                 return self.answer(404, {"message": "Branch not protected"})
             if b == m.group(3) and how == "ruleset":
                 return self.answer(200, [{"type": "pull_request", "ruleset_source_type": "Repository",
@@ -403,7 +471,7 @@ class Handler(BaseHTTPRequestHandler):
                 want = {"open": ("open",), "closed": ("closed", "merged"),
                         "all": ("open", "closed", "merged")}[q.get("state", "open")]
                 # newest first (GitHub's default: sort=created, direction=desc)
-                sel = [self.gh_pull(o, r, p) for p in reversed(lst) if p["state"] in want
+                sel = [gh_shape("pull-request-simple", self.gh_pull(o, r, p)) for p in reversed(lst) if p["state"] in want
                        and ("base" not in q or p["base"] == q["base"])]
                 return self.answer(200, sel)
             if n is None and method == "POST":
@@ -416,14 +484,14 @@ class Handler(BaseHTTPRequestHandler):
                 pr = {"number": len(lst) + 1, "head": body["head"], "base": body["base"],
                       "title": body["title"], "body": body.get("body"), "state": "open", "at": now()}
                 lst.append(pr)
-                return self.answer(201, self.gh_pull(o, r, pr))
+                return self.answer(201, gh_shape("pull-request", self.gh_pull(o, r, pr)))
             for pr in lst:
                 if n is not None and pr["number"] == int(n):
                     if method == "PATCH":
                         for k in ("title", "body"):
                             if k in body:
                                 pr[k] = body[k]
-                    return self.answer(200, self.gh_pull(o, r, pr))
+                    return self.answer(200, gh_shape("pull-request", self.gh_pull(o, r, pr)))
         return self.answer(404, {"message": "Not Found"})
 
     def gh_comment(self, o, r, n, c):
@@ -679,12 +747,16 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global TOKEN, GIT_ROOT
+    global TOKEN, GIT_ROOT, SPEC
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--git-root")
+    ap.add_argument("--github-openapi", help="GitHub's OpenAPI description: full pull request shapes")
     a = ap.parse_args()
+    if a.github_openapi:
+        with open(a.github_openapi) as f:
+            SPEC = json.load(f)
     TOKEN = a.token
     GIT_ROOT = a.git_root
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)

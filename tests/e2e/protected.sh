@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 32
+plan 33
 
 ATOKEN=e2e-git-api-token-17aa
 SPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -23,8 +23,27 @@ mkdir -p "$T/git/acme" "$T/state"
 REMOTE=$T/git/acme/cfg.git
 git init -q --bare -b main "$REMOTE"
 git --git-dir="$REMOTE" config http.receivepack true
-spawn "$T/server.log" python3 "$top_srcdir/tests/e2e/forge-server.py" --port "$SPORT" --token "$ATOKEN" --git-root "$T/git"
+# GitHub's API calls go through Stoplight Prism with GitHub's own OpenAPI
+# description (as in review.sh) when it is installed.
+PRISM=$(command -v prism || true)
+SPEC=
+if [ -n "$PRISM" ]; then
+    SPEC=${OCTOKIT_OPENAPI:-$(dirname "$(readlink -f "$PRISM")")/../../../@octokit/openapi/generated/api.github.com.json}
+    [ -f "$SPEC" ] || SPEC=$(dirname "$PRISM")/../@octokit/openapi/generated/api.github.com.json
+    [ -f "$SPEC" ] || SPEC=
+fi
+spawn "$T/server.log" python3 "$top_srcdir/tests/e2e/forge-server.py" --port "$SPORT" --token "$ATOKEN" --git-root "$T/git" \
+    ${SPEC:+--github-openapi "$SPEC"}
 wait_port "$SPORT" 30 || bail "the test Git host did not start: $(cat "$T/server.log")"
+API=$S/github
+if [ -n "$SPEC" ]; then
+    XPORT=$(free_port)
+    spawn "$T/prism.log" "$PRISM" proxy "$SPEC" "$S/github" --errors -h 127.0.0.1 -p "$XPORT"
+    wait_port "$XPORT" 120 || bail "prism did not start: $(cat "$T/prism.log")"
+    API=http://127.0.0.1:$XPORT
+else
+    diag "prism or @octokit/openapi not installed: GitHub's calls are not checked against its description"
+fi
 
 # write_config MODE [INTERVAL] [REJECTED]: the configuration, git.write MODE.
 write_config() {
@@ -45,7 +64,7 @@ workspaces:
       author: { name: gitsyncd, email: gitsyncd@example.com }
       write: $1
       rejected: ${3:-keep}
-      api: { url: $S/github, token: $ATOKEN }
+      api: { url: $API, token: $ATOKEN }
     sync: { interval: ${2:-0}, max_deletes: 10 }
 YAML
 }
@@ -244,4 +263,10 @@ sync_once; rc=$?
 is "killed while updating: after a restart, still the one request, both commits once" \
     "$rc $(pulls '[(x["number"], x["state"]) for x in p][5:]') $(branch_log | tr '\n' ,)" \
     "0 [(6, 'open')] Bob Barker <bob@example.com>|model m2: updated in demo,Carol Shaw <carol@example.com>|model m3: updated in demo,"
+if [ -n "$SPEC" ]; then
+    is "every GitHub call and answer passed Prism's check against GitHub's description" \
+        "$(grep -ci 'violation\|not valid' "$T/gitsyncd.log" "$T/prism.log" | awk -F: '{ n += $2 } END { print n }')" 0
+else
+    skip "every GitHub call and answer passed Prism's check" "prism not installed"
+fi
 done_testing
