@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-plan 33
+plan 34
 
 ATOKEN=e2e-git-api-token-17aa
 SPORT=$(free_port); PPORT=$(free_port); GPORT=$(free_port)
@@ -263,6 +263,18 @@ sync_once; rc=$?
 is "killed while updating: after a restart, still the one request, both commits once" \
     "$rc $(pulls '[(x["number"], x["state"]) for x in p][5:]') $(branch_log | tr '\n' ,)" \
     "0 [(6, 'open')] Bob Barker <bob@example.com>|model m2: updated in demo,Carol Shaw <carol@example.com>|model m3: updated in demo,"
+# A resource changed both in the open request and on the branch follows
+# sync.conflict (platform, the default): the platform keeps its value and
+# the rebuilt request still carries it.
+touch "$REMOTE/merge-button"
+git -C "$T/clone" fetch -q origin && git -C "$T/clone" reset -q --hard origin/main
+sed -i 's/^name: .*/name: Git three/' "$T/clone/models/m3.yaml"
+git -C "$T/clone" commit -qam "m3 from Git" && git -C "$T/clone" push -q origin HEAD:main 2>>"$T/push.err"
+rm "$REMOTE/merge-button"
+sync_once; rc=$?
+is "changed in both: the platform keeps its value (conflict policy platform), the request carries it" \
+    "$rc $(plat_field models m3 name) $(git --git-dir="$REMOTE" show gitsyncd/gh:models/m3.yaml | grep '^name:') $(git --git-dir="$REMOTE" merge-base main gitsyncd/gh | cut -c1-12)" \
+    "0 \"Before the crash\" name: Before the crash $(git --git-dir="$REMOTE" rev-parse main | cut -c1-12)"
 if [ -n "$SPEC" ]; then
     is "every GitHub call and answer passed Prism's check against GitHub's description" \
         "$(grep -ci 'violation\|not valid' "$T/gitsyncd.log" "$T/prism.log" | awk -F: '{ n += $2 } END { print n }')" 0
