@@ -58,6 +58,8 @@ static const char *const config_host_names[] = {
     "auto", "github", "gitlab", "bitbucket", "bitbucket-server", "gitea", NULL,
 };
 static const char *const config_conflict_names[] = { "platform", "git", "branch", NULL };
+static const char *const config_write_names[] = { "push", "pull_request", "auto", NULL };
+static const char *const config_rejected_names[] = { "keep", "revert", NULL };
 
 #define F(key, type, st, member) { key, type, offsetof(st, member), false, 0, 0, NULL, NULL }
 #define FR(key, type, st, member) { key, type, offsetof(st, member), true, 0, 0, NULL, NULL }
@@ -124,6 +126,8 @@ static const struct config_field config_git_fields[] = {
     FM("author", struct config_git, author, config_identity_fields, false),
     FM("committer", struct config_git, committer, config_identity_fields, false),
     FM("api", struct config_git, api, config_git_api_fields, false),
+    FE("write", struct config_git, write, config_write_names),
+    FE("rejected", struct config_git, rejected, config_rejected_names),
     FEND,
 };
 
@@ -433,6 +437,10 @@ config_workspaces(struct config_parser *cp, const struct ynode *seq)
         if (ws->git.ssh_key != NULL && ws->git.password != NULL)
             return config_fail(cp, ytree_get(item, "git"),
                                "workspaces[%zu].git: give either ssh_key or username/password, not both", i);
+        if (ws->git.write != GIT_WRITE_PUSH && ws->git.api.token == NULL)
+            return config_fail(cp, ytree_get(ytree_get(item, "git"), "write"),
+                               "workspaces[%zu].git.write: %s needs git.api.token (requests are opened through the host's API)",
+                               i, config_write_names[ws->git.write]);
         if (ws->platform.actor == NULL)
             ws->platform.actor = xasprintf("%s <%s>", ws->git.author.name,
                                            ws->git.author.email);
@@ -798,6 +806,12 @@ config_git_host_name(enum git_host host)
 }
 
 const char *
+config_git_write_name(enum git_write write)
+{
+    return config_write_names[write];
+}
+
+const char *
 config_conflict_name(enum conflict_policy policy)
 {
     return config_conflict_names[policy];
@@ -886,6 +900,9 @@ config_print(FILE *f, const struct config *cfg)
                     ws->git.api.username != NULL ? ws->git.api.username : "");
         else
             fprintf(f, "  git api         no token: pull request checks are logged, not reported\n");
+        fprintf(f, "  git write       %s%s%s\n", config_write_names[ws->git.write],
+                ws->git.write == GIT_WRITE_PUSH ? "" : ", branch gitsyncd/",
+                ws->git.write == GIT_WRITE_PUSH ? "" : ws->name);
         fprintf(f, "  git identity    author %s <%s>, committer %s <%s>\n",
                 ws->git.author.name, ws->git.author.email,
                 ws->git.committer.name, ws->git.committer.email);

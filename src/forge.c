@@ -1,4 +1,5 @@
-/* forge: the Git host's REST API: commit statuses and request comments. */
+/* forge: the Git host's REST API: commit statuses, request comments, the
+ * requests gitsyncd opens, branch protection. */
 #include "autoconfig.h"
 
 #include <ctype.h>
@@ -701,8 +702,12 @@ forge_request(struct forge *f, const char *method, const char *url,
 out:
     curl_slist_free_all(h);
     free(payload);
-    if (ret != 0)
+    if (ret != 0) {
+        long code = r->code; /* the caller may tell a 404 from other errors */
+
         forge_response_free(r);
+        r->code = code;
+    }
     return ret;
 }
 
@@ -928,5 +933,451 @@ forge_comment(struct forge *f, const char *request, const char *body,
     free(path);
     free(id);
     free(text);
+    return rc;
+}
+
+/* ---- requests gitsyncd opens (protected branches) -------------------- */
+
+/*
+ * Each host's pull/merge request endpoints.  {p} the project, {h} the head
+ * branch and {b} the base branch (escaped), {n} the request.  The listing
+ * asks for open requests from {h}; the head is checked again on each item
+ * (head_key), as not every host filters on it.
+ */
+struct forge_pull_row {
+    enum git_host host;
+    const char *list_path;
+    const char *items;       /* the list in an answer; NULL: bare array */
+    const char *head_key;    /* an item's head branch name */
+    const char *number_key;  /* an item's number (GitHub "number", GitLab "iid") */
+    const char *create_path;
+    const char *update_method;
+    const char *update_path;
+    const char *text_key;    /* the description's field */
+};
+
+static const struct forge_pull_row forge_pull_rows[] = {
+    { GIT_HOST_GITHUB, "/repos/{p}/pulls?state=open&base={b}&per_page=100", NULL,
+      "head/ref", "number", "/repos/{p}/pulls", "PATCH", "/repos/{p}/pulls/{n}", "body" },
+    { GIT_HOST_GITLAB, "/projects/{p}/merge_requests?state=opened&source_branch={h}&per_page=100", NULL,
+      "source_branch", "iid", "/projects/{p}/merge_requests", "PUT",
+      "/projects/{p}/merge_requests/{n}", "description" },
+    { GIT_HOST_GITEA, "/repos/{p}/pulls?state=open&limit=50", NULL,
+      "head/ref", "number", "/repos/{p}/pulls", "PATCH", "/repos/{p}/pulls/{n}", "body" },
+    { GIT_HOST_BITBUCKET, "/repositories/{p}/pullrequests?state=OPEN&pagelen=50", "values",
+      "source/branch/name", "id", "/repositories/{p}/pullrequests", "PUT",
+      "/repositories/{p}/pullrequests/{n}", "description" },
+    { GIT_HOST_BITBUCKET_SERVER, "/{p}/pull-requests?state=OPEN&direction=OUTGOING&at=refs%2Fheads%2F{h}&limit=100",
+      "values", "fromRef/displayId", "id", "/{p}/pull-requests", "PUT",
+      "/{p}/pull-requests/{n}", "description" },
+};
+
+static const struct forge_pull_row *
+forge_pull_row(enum git_host host)
+{
+    size_t i;
+
+    for (i = 0; i < nitems(forge_pull_rows); i++) {
+        if (forge_pull_rows[i].host == host)
+            return &forge_pull_rows[i];
+    }
+    return NULL;
+}
+
+/* A pull path template: {h} and {b} here, the rest by forge_path. */
+static char *
+forge_pull_path(const struct forge *f, const char *tmpl, const char *head,
+                const char *base, const char *n)
+{
+    struct buf b;
+    char *eh = forge_escape(head, false), *eb = forge_escape(base, false), *out;
+    const char *p;
+
+    buf_init(&b);
+    buf_adds(&b, "");
+    for (p = tmpl; *p != '\0'; p++) {
+        if (strncmp(p, "{h}", 3) == 0) {
+            buf_adds(&b, eh);
+            p += 2;
+        } else if (strncmp(p, "{b}", 3) == 0) {
+            buf_adds(&b, eb);
+            p += 2;
+        } else {
+            buf_addc(&b, *p);
+        }
+    }
+    out = forge_path(f, b.data, "", n, "");
+    buf_free(&b);
+    free(eh);
+    free(eb);
+    return out;
+}
+
+/* The create body of a request from head into base. */
+static json_t *
+forge_pull_create_body(const struct forge *f, const char *head, const char *base,
+                       const char *title, const char *text)
+{
+    json_t *doc = json_object();
+    char *ref;
+
+    json_object_set_new(doc, "title", json_string(title));
+    switch (f->row->host) {
+    case GIT_HOST_GITLAB:
+        json_object_set_new(doc, "source_branch", json_string(head));
+        json_object_set_new(doc, "target_branch", json_string(base));
+        json_object_set_new(doc, "description", json_string(text));
+        break;
+    case GIT_HOST_BITBUCKET:
+        json_object_set_new(doc, "description", json_string(text));
+        json_object_set_new(doc, "source",
+                            json_pack("{s:{s:s}}", "branch", "name", head));
+        json_object_set_new(doc, "destination",
+                            json_pack("{s:{s:s}}", "branch", "name", base));
+        break;
+    case GIT_HOST_BITBUCKET_SERVER:
+        json_object_set_new(doc, "description", json_string(text));
+        ref = xasprintf("refs/heads/%s", head);
+        json_object_set_new(doc, "fromRef", json_pack("{s:s}", "id", ref));
+        free(ref);
+        ref = xasprintf("refs/heads/%s", base);
+        json_object_set_new(doc, "toRef", json_pack("{s:s}", "id", ref));
+        free(ref);
+        break;
+    default:
+        json_object_set_new(doc, "head", json_string(head));
+        json_object_set_new(doc, "base", json_string(base));
+        json_object_set_new(doc, "body", json_string(text));
+        break;
+    }
+    return doc;
+}
+
+int
+forge_pull_find(struct forge *f, const char *head, const char *base,
+                char **number, char **err)
+{
+    const struct forge_pull_row *pr = forge_pull_row(f->row->host);
+    struct forge_response r;
+    json_t *items, *item;
+    char *path;
+    size_t i;
+
+    *number = NULL;
+    if (pr == NULL)
+        return set_error(err, "%s: no pull request support", f->row->name);
+    path = forge_pull_path(f, pr->list_path, head, base, "");
+    if (forge_call(f, "GET", path, false, NULL, &r, err) != 0) {
+        free(path);
+        return -1;
+    }
+    items = pr->items != NULL ? json_object_get(r.json, pr->items) : r.json;
+    if (!json_is_array(items)) {
+        set_error(err, "%s GET %.*s: the answer holds no list of requests", f->row->name,
+                  (int)strcspn(path, "?"), path);
+        forge_response_free(&r);
+        free(path);
+        return -1;
+    }
+    json_array_foreach(items, i, item) {
+        const char *h = json_string_value(forge_get(item, pr->head_key));
+
+        if (h != NULL && strcmp(h, head) == 0) {
+            *number = forge_id_text(json_object_get(item, pr->number_key));
+            if (*number != NULL)
+                break;
+        }
+    }
+    forge_response_free(&r);
+    free(path);
+    return 0;
+}
+
+int
+forge_pull_open(struct forge *f, const char *head, const char *base,
+                const char *title, const char *text, char **number,
+                bool *created, char **err)
+{
+    const struct forge_pull_row *pr = forge_pull_row(f->row->host);
+    struct forge_response r;
+    json_t *doc;
+    char *path, *n = NULL;
+    int rc;
+
+    *number = NULL;
+    *created = false;
+    if (forge_pull_find(f, head, base, &n, err) != 0)
+        return -1;
+    if (n != NULL) {
+        doc = json_object();
+        json_object_set_new(doc, "title", json_string(title));
+        json_object_set_new(doc, pr->text_key, json_string(text));
+        if (f->row->host == GIT_HOST_BITBUCKET_SERVER) {
+            /* Data Center wants the version it is replacing. */
+            path = forge_pull_path(f, pr->update_path, head, base, n);
+            if (forge_call(f, "GET", path, false, NULL, &r, err) != 0) {
+                free(path);
+                json_decref(doc);
+                free(n);
+                return -1;
+            }
+            json_object_set(doc, "version", json_object_get(r.json, "version"));
+            forge_response_free(&r);
+            free(path);
+        }
+        path = forge_pull_path(f, pr->update_path, head, base, n);
+        rc = forge_call(f, pr->update_method, path, false, doc, &r, err);
+    } else {
+        doc = forge_pull_create_body(f, head, base, title, text);
+        path = forge_pull_path(f, pr->create_path, head, base, "");
+        rc = forge_call(f, "POST", path, false, doc, &r, err);
+        if (rc == 0) {
+            n = forge_id_text(json_object_get(r.json, pr->number_key));
+            if (n == NULL) {
+                set_error(err, "%s POST %s: the answer names no request %s", f->row->name,
+                          path, pr->number_key);
+                forge_response_free(&r);
+                rc = -1;
+            } else {
+                *created = true;
+            }
+        }
+    }
+    if (rc == 0) {
+        log_info(*created ? "pull request opened" : "pull request updated", "workspace",
+                 f->workspace, "host", f->row->name, "request", n, "head", head, "base", base);
+        forge_response_free(&r);
+        *number = n;
+        n = NULL;
+    }
+    json_decref(doc);
+    free(path);
+    free(n);
+    return rc;
+}
+
+/* The listing of every request from {h}, newest first. */
+static const char *
+forge_pull_all_path(enum git_host host)
+{
+    switch (host) {
+    case GIT_HOST_GITHUB:
+        return "/repos/{p}/pulls?state=all&base={b}&sort=created&direction=desc&per_page=100";
+    case GIT_HOST_GITLAB:
+        return "/projects/{p}/merge_requests?state=all&source_branch={h}&order_by=created_at&sort=desc&per_page=100";
+    case GIT_HOST_GITEA:
+        return "/repos/{p}/pulls?state=all&sort=recentupdate&limit=50";
+    case GIT_HOST_BITBUCKET:
+        return "/repositories/{p}/pullrequests?state=OPEN&state=MERGED&state=DECLINED&pagelen=50";
+    case GIT_HOST_BITBUCKET_SERVER:
+        return "/{p}/pull-requests?state=ALL&direction=OUTGOING&at=refs%2Fheads%2F{h}&order=NEWEST&limit=100";
+    default:
+        return NULL;
+    }
+}
+
+/* A request item's state, in each host's words. */
+static enum forge_pull_state
+forge_pull_item_state(enum git_host host, json_t *item)
+{
+    const char *s = json_string_value(json_object_get(item, "state"));
+
+    if (s == NULL)
+        return FORGE_PULL_NONE;
+    switch (host) {
+    case GIT_HOST_GITHUB:
+    case GIT_HOST_GITEA:
+        if (strcmp(s, "open") == 0)
+            return FORGE_PULL_OPEN;
+        return json_is_true(json_object_get(item, "merged")) ||
+                       json_is_string(json_object_get(item, "merged_at"))
+                   ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    case GIT_HOST_GITLAB:
+        return strcmp(s, "opened") == 0   ? FORGE_PULL_OPEN
+               : strcmp(s, "merged") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    default:
+        return strcmp(s, "OPEN") == 0     ? FORGE_PULL_OPEN
+               : strcmp(s, "MERGED") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    }
+}
+
+int
+forge_pull_last(struct forge *f, const char *head, const char *base,
+                enum forge_pull_state *state, char **number, char **err)
+{
+    const struct forge_pull_row *pr = forge_pull_row(f->row->host);
+    const char *tmpl = forge_pull_all_path(f->row->host);
+    struct forge_response r;
+    json_t *items, *item;
+    char *path;
+    size_t i;
+
+    *state = FORGE_PULL_NONE;
+    *number = NULL;
+    if (pr == NULL || tmpl == NULL)
+        return set_error(err, "%s: no pull request support", f->row->name);
+    path = forge_pull_path(f, tmpl, head, base, "");
+    if (forge_call(f, "GET", path, false, NULL, &r, err) != 0) {
+        free(path);
+        return -1;
+    }
+    items = pr->items != NULL ? json_object_get(r.json, pr->items) : r.json;
+    if (!json_is_array(items)) {
+        set_error(err, "%s GET %.*s: the answer holds no list of requests", f->row->name,
+                  (int)strcspn(path, "?"), path);
+        forge_response_free(&r);
+        free(path);
+        return -1;
+    }
+    json_array_foreach(items, i, item) {
+        const char *h = json_string_value(forge_get(item, pr->head_key));
+
+        if (h != NULL && strcmp(h, head) == 0) {
+            *number = forge_id_text(json_object_get(item, pr->number_key));
+            if (*number != NULL) {
+                *state = forge_pull_item_state(f->row->host, item);
+                break;
+            }
+        }
+    }
+    forge_response_free(&r);
+    free(path);
+    return 0;
+}
+
+/* ---- branch protection (gitsyncd doctor) ----------------------------- */
+
+/* GET path (under the base, or the server root); 404 is *found false. */
+static int
+forge_get_optional(struct forge *f, const char *path, bool from_root, bool *found,
+                   struct forge_response *r, char **err)
+{
+    char *e = NULL;
+
+    *found = false;
+    if (forge_call(f, "GET", path, from_root, NULL, r, &e) == 0) {
+        *found = true;
+        return 0;
+    }
+    if (r->code == 404) {
+        free(e);
+        return 0;
+    }
+    *err = e;
+    return -1;
+}
+
+/* True if a JSON list (or obj[key]) has an item whose key is one of names. */
+static bool
+forge_any_of(json_t *list, const char *key, const char *const *names)
+{
+    json_t *item;
+    size_t i, j;
+
+    json_array_foreach(list, i, item) {
+        const char *v = json_string_value(json_object_get(item, key));
+
+        for (j = 0; v != NULL && names[j] != NULL; j++) {
+            if (strcmp(v, names[j]) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+int
+forge_branch_protected(struct forge *f, const char *branch, bool *refused,
+                       char **how, char **err)
+{
+    static const char *const gh_rules[] = { "pull_request", "update", NULL };
+    static const char *const bb_kinds[] = { "push", NULL };
+    static const char *const bbs_types[] = { "read-only", "pull-request-only", NULL };
+    struct forge_response r;
+    char *eb = forge_escape(branch, false), *tmpl, *path;
+    bool found = false;
+    int rc = -1;
+
+    *refused = false;
+    *how = NULL;
+    memset(&r, 0, sizeof r);
+    switch (f->row->host) {
+    case GIT_HOST_GITHUB:
+        tmpl = xasprintf("/repos/{p}/branches/%s/protection", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found) {
+            *refused = true;
+            *how = xstrdup("GitHub branch protection");
+            break;
+        }
+        forge_response_free(&r);
+        if (rc != 0)
+            break;
+        tmpl = xasprintf("/repos/{p}/rules/branches/%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && json_is_array(r.json) && forge_any_of(r.json, "type", gh_rules)) {
+            *refused = true;
+            *how = xstrdup("a GitHub ruleset (pull_request or update rule)");
+        }
+        break;
+    case GIT_HOST_GITLAB:
+        tmpl = xasprintf("/projects/{p}/protected_branches/%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found) {
+            *refused = true;
+            *how = xstrdup("a GitLab protected branch");
+        }
+        break;
+    case GIT_HOST_GITEA:
+        tmpl = xasprintf("/repos/{p}/branch_protections/%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && (!json_is_true(json_object_get(r.json, "enable_push")) ||
+                                 json_is_true(json_object_get(r.json, "enable_push_whitelist")))) {
+            *refused = true;
+            *how = xstrdup("a Gitea branch protection");
+        }
+        break;
+    case GIT_HOST_BITBUCKET:
+        tmpl = xasprintf("/repositories/{p}/branch-restrictions?pattern=%s&pagelen=100", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, false, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && json_is_array(json_object_get(r.json, "values")) &&
+            forge_any_of(json_object_get(r.json, "values"), "kind", bb_kinds)) {
+            *refused = true;
+            *how = xstrdup("a Bitbucket branch restriction (push)");
+        }
+        break;
+    case GIT_HOST_BITBUCKET_SERVER:
+        /* {p} is "projects/KEY/repos/slug"; this API sits beside the REST one. */
+        tmpl = xasprintf("/rest/branch-permissions/2.0/{p}/restrictions?matcherType=BRANCH&matcherId=refs%%2Fheads%%2F%s", eb);
+        path = forge_path(f, tmpl, "", "", "");
+        rc = forge_get_optional(f, path, true, &found, &r, err);
+        free(tmpl);
+        free(path);
+        if (rc == 0 && found && json_is_array(json_object_get(r.json, "values")) &&
+            forge_any_of(json_object_get(r.json, "values"), "type", bbs_types)) {
+            *refused = true;
+            *how = xstrdup("a Bitbucket branch permission (read-only or pull-request-only)");
+        }
+        break;
+    default:
+        set_error(err, "%s: no branch protection API", f->row->name);
+        break;
+    }
+    forge_response_free(&r);
+    free(eb);
     return rc;
 }

@@ -821,3 +821,53 @@ gitstore_restore_branch(struct gitstore *gs, git_oid *head, char **err)
              "head", git_oid_tostr(hex, sizeof hex, head));
     return GITSTORE_OK;
 }
+
+enum gitstore_result
+gitstore_push_delete(struct gitstore *gs, const char *ref, char **err)
+{
+    git_push_options po;
+    git_remote *remote = NULL;
+    git_repository *rr = NULL;
+    git_reference *r = NULL;
+    enum gitstore_result res = GITSTORE_OK;
+    char *spec, *local, *specs[1];
+    git_strarray arr = { specs, 1 };
+    int rc;
+
+    local = gitstore_local_path(gs->url);
+    if (local != NULL) {
+        /* A local remote: remove the ref there (absent is done). */
+        if (git_repository_open_bare(&rr, local) != 0) {
+            set_error(err, "%s: cannot open: %s", gs->safe_url, gitstore_giterr());
+            free(local);
+            return GITSTORE_ERROR;
+        }
+        rc = git_reference_lookup(&r, rr, ref);
+        if (rc == 0 && git_reference_delete(r) != 0) {
+            set_error(err, "%s: cannot delete %s: %s", gs->safe_url, ref, gitstore_giterr());
+            res = GITSTORE_ERROR;
+        }
+        git_reference_free(r);
+        git_repository_free(rr);
+        free(local);
+        return res;
+    }
+    if (gitstore_remote(gs, &remote, err) != 0)
+        return GITSTORE_ERROR;
+    spec = xasprintf(":%s", ref);
+    specs[0] = spec;
+    git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+    gitstore_callbacks(gs, &po.callbacks);
+    rc = git_remote_push(remote, &arr, &po);
+    git_remote_free(remote);
+    free(spec);
+    if (gs->push_status != NULL) {
+        set_error(err, "delete %s on %s refused by the server: %s", ref, gs->safe_url, gs->push_status);
+        return GITSTORE_REJECTED;
+    }
+    if (rc != 0) {
+        res = gitstore_classify(gs, rc);
+        set_error(err, "delete %s on %s: %s", ref, gs->safe_url, gitstore_giterr());
+    }
+    return res;
+}

@@ -29,6 +29,7 @@ static const struct main_cmd main_cmds[] = {
     { "check-config", cmd_check_config, "check a configuration file", 0 },
     { "status", cmd_status, "show the running daemon's per-workspace status", 0 },
     { "plan", cmd_plan, "show what merging a pull request would do to the platform", 1 },
+    { "doctor", cmd_doctor, "check online what a first sync of a workspace needs", 1 },
 };
 
 static void

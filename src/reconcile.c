@@ -14,6 +14,7 @@
 #include "gitsyncd/log.h"
 #include "gitsyncd/platform.h"
 #include "gitsyncd/profile.h"
+#include "gitsyncd/pullreq.h"
 #include "gitsyncd/reconcile.h"
 #include "gitsyncd/resource.h"
 #include "gitsyncd/util.h"
@@ -78,6 +79,7 @@ struct rc_slot {
     bool has_new, settled;
     git_oid newbase;
     bool has_newbase;
+    bool carried;             /* committed to the request, not the branch */
 };
 
 struct rc_state {
@@ -900,6 +902,186 @@ out:
     free(path);
 }
 
+#define RC_REQUEST_REF "refs/gitsyncd/request"
+
+/* git.write auto: workspaces whose refused push was logged, process-wide
+ * (each worker thread has its own contexts). */
+static pthread_mutex_t rc_told_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *rc_told;
+
+/* True the first time this process asks for workspace. */
+static bool
+rc_first_refusal(const char *workspace)
+{
+    bool first;
+
+    pthread_mutex_lock(&rc_told_lock);
+    if (rc_told == NULL)
+        rc_told = json_object();
+    first = json_object_get(rc_told, workspace) == NULL;
+    if (first)
+        json_object_set_new(rc_told, workspace, json_true());
+    pthread_mutex_unlock(&rc_told_lock);
+    return first;
+}
+
+/*
+ * git.rejected revert: when the newest request was closed without merging,
+ * a resource whose platform value is still exactly what that request
+ * proposed gets the branch's version applied (inbound) instead of being
+ * proposed again.  Anything changed since goes to a new request.
+ */
+static int
+rc_rejected_revert(struct rc_state *st, char **err)
+{
+    git_reference *ref = NULL;
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    git_tree_entry *te;
+    char *number = NULL, *path;
+    size_t i;
+    bool closed = false, any = false;
+
+    for (i = 0; i < st->nslots && !any; i++)
+        any = st->slots[i].outbound && !st->slots[i].conflict;
+    if (!any || !st->gexists ||
+        git_reference_lookup(&ref, gitstore_repo(st->ctx->gs), RC_REQUEST_REF) != 0)
+        return 0;
+    if (git_commit_lookup(&c, gitstore_repo(st->ctx->gs), git_reference_target(ref)) != 0 ||
+        git_commit_tree(&tree, c) != 0) {
+        git_commit_free(c);
+        git_reference_free(ref);
+        return 0;
+    }
+    if (pullreq_rejected(st->ws, &closed, &number, err) != 0)
+        goto out;
+    for (i = 0; closed && i < st->nslots; i++) {
+        struct rc_slot *s = &st->slots[i];
+        bool proposed;
+
+        if (!s->outbound || s->conflict)
+            continue;
+        path = rc_path(st, s);
+        te = NULL;
+        if (git_tree_entry_bypath(&te, tree, path) == 0)
+            proposed = s->has_p && git_oid_equal(git_tree_entry_id(te), &s->p);
+        else
+            proposed = !s->has_p;
+        git_tree_entry_free(te);
+        if (proposed && (!s->has_g || rc_check_git(st, s))) {
+            s->outbound = false;
+            s->inbound = true;
+            log_info("the request was closed without merging: git.rejected revert applies the branch's version",
+                     "workspace", st->ws->name, "request", number, "path", path);
+        }
+        free(path);
+    }
+out:
+    free(number);
+    git_tree_free(tree);
+    git_commit_free(c);
+    git_reference_free(ref);
+    return *err != NULL ? -1 : 0;
+}
+
+/*
+ * Nothing left to carry (merged, or the platform agrees with the branch
+ * again): delete the request's branch gitsyncd pushed, which also closes
+ * a request still open on it.  A failure is logged; the next sync retries.
+ */
+static void
+rc_request_done(struct rc_state *st)
+{
+    git_reference *ref = NULL;
+    char *branch, *refname, *err = NULL;
+    enum gitstore_result r;
+    size_t i;
+
+    for (i = 0; i < st->nslots; i++) {
+        if (st->slots[i].carried)
+            return;
+    }
+    if (git_reference_lookup(&ref, gitstore_repo(st->ctx->gs), RC_REQUEST_REF) != 0)
+        return;
+    branch = pullreq_branch(st->ws->name);
+    refname = xasprintf("refs/heads/%s", branch);
+    r = gitstore_push_delete(st->ctx->gs, refname, &err);
+    if (r == GITSTORE_OK) {
+        git_reference_delete(ref);
+        log_info("nothing left for a pull request to carry: its branch deleted", "workspace",
+                 st->ws->name, "branch", branch);
+    } else {
+        log_warn("cannot delete the pull request's branch", "workspace", st->ws->name,
+                 "branch", branch, "error", err);
+    }
+    git_reference_free(ref);
+    free(err);
+    free(refname);
+    free(branch);
+}
+
+/*
+ * git.write pull_request (or auto, refused): the outbound commits, head,
+ * built on the workspace branch, go to gitsyncd/<workspace> (force: gitsyncd
+ * owns it) and one open request carries them.  The resources stay
+ * platform-ahead (the base keeps its value), so the next sync rebuilds
+ * the branch and a push to the workspace branch never reverts them.
+ */
+static int
+rc_outbound_request(struct rc_state *st, struct rc_slot **out, size_t n,
+                    const git_oid *head, char **err)
+{
+    const char *name, *email, *event;
+    char *branch, *refname, *number = NULL, *path;
+    struct buf text;
+    enum gitstore_result r;
+    size_t i;
+    int rc;
+
+    branch = pullreq_branch(st->ws->name);
+    refname = xasprintf("refs/heads/%s", branch);
+    r = gitstore_push(st->ctx->gs, refname, head, NULL, err);
+    free(refname);
+    if (r == GITSTORE_OK) {
+        git_reference *ref = NULL;
+
+        /* What the request proposes, for git.rejected revert. */
+        if (git_reference_create(&ref, gitstore_repo(st->ctx->gs), RC_REQUEST_REF, head, 1,
+                                 "gitsyncd: request branch pushed") == 0)
+            git_reference_free(ref);
+    }
+    if (r != GITSTORE_OK) {
+        char *m = xasprintf("push to %s failed (%s): %s", branch, gitstore_result_name(r),
+                            *err != NULL ? *err : "");
+        free(*err);
+        *err = m;
+        free(branch);
+        return -1;
+    }
+    buf_init(&text);
+    buf_printf(&text, "Changes made on %s that gitsyncd (workspace %s) could not push to "
+               "`%s` directly, one commit per resource, by its actor:\n\n",
+               st->ctx->profile->name, st->ws->name, st->ws->git.branch);
+    for (i = 0; i < n; i++) {
+        path = rc_path(st, out[i]);
+        rc_author(st, out[i], &name, &email, &event);
+        buf_printf(&text, "- `%s` %s by %s\n", path,
+                   !out[i]->has_p ? "deleted" : !out[i]->has_b ? "created" : "updated",
+                   name != NULL ? name : "gitsyncd");
+        out[i]->carried = true;
+        log_info("committed to the pull request branch", "workspace", st->ws->name,
+                 "path", path, "branch", branch, "author", name != NULL ? name : "gitsyncd");
+        free(path);
+    }
+    buf_printf(&text, "\nMerge it to take these changes into `%s`; until then a push to `%s` "
+               "does not revert them on the platform.\n", st->ws->git.branch, st->ws->git.branch);
+    rc = pullreq_publish(st->ws, st->ctx->profile->name, text.data, n, &number, err);
+    buf_free(&text);
+    free(number);
+    free(branch);
+    return rc;
+}
+
 /*
  * Outbound: one commit per resource changed on the platform, pushed with
  * compare-and-swap.  Returns 0, 1 when the remote moved (start again), -1.
@@ -982,8 +1164,23 @@ rc_outbound(struct rc_state *st, char **err)
                                      &head, err) != 0) {
         goto out;
     }
+    /* A request needs a branch to target: a first import is pushed. */
+    if (st->ws->git.write == GIT_WRITE_PULL_REQUEST && st->gexists && !import) {
+        rc = rc_outbound_request(st, out, n, &head, err);
+        goto out;
+    }
     r = gitstore_push(st->ctx->gs, NULL, &head,
                       st->gexists ? &st->ghead : &rc_zero_oid, err);
+    if (r == GITSTORE_REJECTED && st->ws->git.write == GIT_WRITE_AUTO && st->gexists &&
+        !import) {
+        if (rc_first_refusal(st->ws->name))
+            log_warn("the push was refused (a protected branch?): git.write auto uses a pull request",
+                     "workspace", st->ws->name, "branch", st->ws->git.branch, "error", *err);
+        free(*err);
+        *err = NULL;
+        rc = rc_outbound_request(st, out, n, &head, err);
+        goto out;
+    }
     if (r == GITSTORE_NONFASTFORWARD) {
         log_info("the remote moved during the push: fetching again",
                  "workspace", st->ws->name);
@@ -1438,7 +1635,7 @@ rc_advance_base(struct rc_state *st, char **err)
             has = s->has_newbase;
             v = s->newbase;
         } else if (s->refused || s->failed || s->g_invalid ||
-                   s->branch_conflict || s->p_unknown || s->blocked) {
+                   s->branch_conflict || s->p_unknown || s->blocked || s->carried) {
             has = s->has_b;
             v = s->b;
         } else if (s->outbound || !rc_differs(s->has_p, &s->p, s->has_g, &s->g)) {
@@ -1631,10 +1828,15 @@ rc_pass(struct rc_state *st, char **err)
         st->invalid = json_object();
     rc_decide(st);
     rc_guard_outbound_deletes(st);
+    if (st->ws->git.write != GIT_WRITE_PUSH && st->ws->git.rejected == GIT_REJECTED_REVERT &&
+        rc_rejected_revert(st, err) != 0)
+        return -1;
 
     rc = rc_outbound(st, err);
     if (rc != 0)
         return rc;
+    if (st->ws->git.write != GIT_WRITE_PUSH)
+        rc_request_done(st);
     for (i = 0; i < st->nslots; i++) {
         if (st->slots[i].branch_conflict)
             rc_push_conflict_branch(st, &st->slots[i]);

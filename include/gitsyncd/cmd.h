@@ -31,6 +31,7 @@ int cmd_fmt(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* Apply --log-level/--log-format over the configuration's log settings. */
 int cmd_apply_log_opts(void);

@@ -26,6 +26,19 @@ enum conflict_policy {
     CONFLICT_BRANCH,   /* the platform's version goes to a conflict branch */
 };
 
+/* How outbound commits reach the workspace branch (DESIGN §11). */
+enum git_write {
+    GIT_WRITE_PUSH,         /* pushed to the branch */
+    GIT_WRITE_PULL_REQUEST, /* to gitsyncd/<workspace>, one open request */
+    GIT_WRITE_AUTO,         /* pushed; a request when the push is refused */
+};
+
+/* A request closed without merging: what the platform keeps. */
+enum git_rejected {
+    GIT_REJECTED_KEEP,   /* the platform's values stay; a new request next */
+    GIT_REJECTED_REVERT, /* the branch's version is applied to the platform */
+};
+
 struct config_identity {
     char *name;
     char *email;
@@ -76,6 +89,8 @@ struct config_git {
     struct config_identity author;    /* fallback author and committer */
     struct config_identity committer; /* default: author */
     struct config_git_api api;
+    enum git_write write;       /* default push */
+    enum git_rejected rejected; /* default keep */
 };
 
 struct config_sync {
@@ -147,5 +162,6 @@ void config_print(FILE *f, const struct config *cfg);
 
 const char *config_git_host_name(enum git_host host);
 const char *config_conflict_name(enum conflict_policy policy);
+const char *config_git_write_name(enum git_write write);
 
 #endif

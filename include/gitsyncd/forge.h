@@ -2,7 +2,9 @@
  * forge: a client of the Git host's REST API (libcurl + jansson), for pull
  * request checks (DESIGN §11): a commit status on a request's head and one
  * comment per request, created once and then updated in place (a hidden
- * marker finds it).  One table row per host: GitHub (and Enterprise),
+ * marker finds it); for protected branches: the request gitsyncd opens from
+ * gitsyncd/<workspace> (found, opened, updated, its state) and whether the
+ * host refuses direct pushes to a branch (gitsyncd doctor).  One table row per host: GitHub (and Enterprise),
  * GitLab, Gitea/Forgejo, Bitbucket Cloud, Bitbucket Data Center.
  *
  * Rules: the token goes only to the origin of the API base (a next-page
@@ -27,6 +29,14 @@ enum forge_state {
 };
 
 struct forge;
+
+/* A request's state, whatever the host calls it. */
+enum forge_pull_state {
+    FORGE_PULL_NONE,   /* there is none */
+    FORGE_PULL_OPEN,
+    FORGE_PULL_MERGED,
+    FORGE_PULL_CLOSED, /* closed (declined) without merging */
+};
 
 /*
  * A client for workspace's Git host.  The host is git->host, or, for
@@ -60,6 +70,41 @@ int forge_set_status(struct forge *f, const char *sha, enum forge_state state,
  */
 int forge_comment(struct forge *f, const char *request, const char *body,
                   bool *updated, char **err);
+
+/*
+ * The open request from branch head into base: *number gets its number
+ * (malloc'd; NULL when none is open).  Returns 0 or -1 with *err.
+ */
+int forge_pull_find(struct forge *f, const char *head, const char *base,
+                    char **number, char **err);
+
+/*
+ * Open a request from head into base, or, when one is open from head
+ * already, set its title and description (text, Markdown).  *number gets
+ * its number (malloc'd), *created whether it is new.  Finding before
+ * creating makes it safe to repeat after a crash.  Returns 0 or -1.
+ */
+int forge_pull_open(struct forge *f, const char *head, const char *base,
+                    const char *title, const char *text, char **number,
+                    bool *created, char **err);
+
+/*
+ * The newest request from branch head into base, whatever its state:
+ * *state and *number (malloc'd; NULL with FORGE_PULL_NONE).  Returns 0 or
+ * -1 with *err.
+ */
+int forge_pull_last(struct forge *f, const char *head, const char *base,
+                    enum forge_pull_state *state, char **number, char **err);
+
+/*
+ * Whether the host refuses direct pushes to branch (GitHub branch
+ * protection or a ruleset with a pull_request/update rule; GitLab protected
+ * branch; Gitea protection without plain push; Bitbucket push restriction;
+ * Data Center read-only or pull-request-only permission): *refused, and
+ * *how names what (malloc'd, NULL when not refused).  Returns 0 or -1.
+ */
+int forge_branch_protected(struct forge *f, const char *branch, bool *refused,
+                           char **how, char **err);
 
 /* Requests sent and retried so far (tests, metrics). */
 unsigned long forge_requests(const struct forge *f);

@@ -155,6 +155,10 @@ enum gitstore_result gitstore_push(struct gitstore *gs, const char *ref,
                                    const git_oid *commit,
                                    const git_oid *expected, char **err);
 
+/* Delete ref (refs/heads/...) on the remote; absent is done. */
+enum gitstore_result gitstore_push_delete(struct gitstore *gs, const char *ref,
+                                          char **err);
+
 /* refs/gitsyncd/base: *exists false when there is none yet. */
 int gitstore_base_get(struct gitstore *gs, git_oid *base, bool *exists,
                       char **err);

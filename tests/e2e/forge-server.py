@@ -10,6 +10,9 @@ Mounted per host under a prefix (the test points git.api.url there):
                    GET  /repos/{o}/{r}/issues/{n}/comments       per_page, page, Link
                    POST /repos/{o}/{r}/issues/{n}/comments       -> 201 issue-comment
                    PATCH /repos/{o}/{r}/issues/comments/{id}     -> 200 issue-comment
+                   GET/POST /repos/{o}/{r}/pulls, GET/PATCH .../pulls/{n}
+                   (state open|closed|all, base; 422 for a second open
+                   request from one head)
   /gitea/api/v1    the same routes, Gitea's CommitStatus and Comment shapes
                    (page, limit, Link)
   /gitlab/api/v4   POST /projects/{id}/statuses/{sha}  (state pending,
@@ -37,12 +40,24 @@ Control routes, for the test only, under /_control:
                         N comments by someone else on a request
   POST /_control/public {"host": "/github", "url": "http://prism"}: the base
                         that Link headers of that prefix name (a proxy in front)
+  POST /_control/protect {"host": "github", "branch": "main", "how": "classic"|"ruleset"}:
+                        the branch protection APIs say the branch refuses direct
+                        pushes (GitHub protection or rules, GitLab protected_branches,
+                        Gitea branch_protections, Bitbucket branch-restrictions,
+                        Data Center branch-permissions restrictions)
+  POST /_control/hold  {"method": "POST", "path": "/pulls$", "seconds": 30}: the
+                        next such API request is done, but answered that late
+  POST /_control/pull   {"host": "github", "number": 1, "state": "merged"}:
+                        merge or close ("closed") a pull request
   POST /_control/link   {"url": "http://..."}: GET listings of comments
                         name this URL as their next page (then forget it)
   GET  /_control/log    [{"host","method","path","body","auth"}]
   GET  /_control/state  {"statuses": [...], "comments": {host: {req: [...]}}}
 
-  forge-server.py --port P --token T [--git-root DIR]
+With --github-openapi SPEC, GitHub's pull requests carry every member
+that description requires (so Prism in front finds them valid).
+
+  forge-server.py --port P --token T [--git-root DIR] [--github-openapi SPEC]
 """
 import argparse
 import json
@@ -82,6 +97,9 @@ class State:
         self.fail = []
         self.statuses = []
         self.comments = {h: {} for h, _ in HOSTS}
+        self.pulls = {h: [] for h, _ in HOSTS}
+        self.protect = {}
+        self.holds = []  # host -> (branch, "classic" | "ruleset")
         self.next_id = 1000
         self.link = None
         self.public = {}
@@ -94,6 +112,69 @@ class State:
 S = State()
 TOKEN = None
 GIT_ROOT = None
+SPEC = None  # GitHub's OpenAPI description (--github-openapi), for full shapes
+
+
+def example(schema, depth=0):
+    """The smallest value the schema takes: its required members only."""
+    while "$ref" in schema:
+        node = SPEC
+        for part in schema["$ref"][2:].split("/"):
+            node = node[part]
+        schema = node
+    if "allOf" in schema:
+        out = {}
+        for sub in schema["allOf"]:
+            v = example(sub, depth + 1)
+            if isinstance(v, dict):
+                out.update(v)
+        return out
+    for k in ("anyOf", "oneOf"):
+        if k in schema:
+            return example(schema[k][0], depth + 1)
+    if schema.get("nullable") and depth > 1:
+        return None
+    if "enum" in schema:
+        return schema["enum"][0]
+    t = schema.get("type", "object")
+    if isinstance(t, list):
+        if "null" in t and depth > 1:
+            return None
+        t = [x for x in t if x != "null"][0]
+    if t == "object":
+        props = schema.get("properties", {})
+        return {k: example(props.get(k, {"type": "string"}), depth + 1)
+                for k in schema.get("required", [])}
+    if t == "array":
+        return []
+    if t in ("integer", "number"):
+        return 1
+    if t == "boolean":
+        return False
+    f = schema.get("format")
+    if f == "date-time":
+        return now()
+    if f == "uri" or f == "uri-template":
+        return "https://api.github.com/x"
+    if f == "email":
+        return "x@example.com"
+    return "x"
+
+
+def merged(base, over):
+    """base with over's members laid over it, recursively."""
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        return over
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(base.get(k), v) if k in base else v
+    return out
+
+
+def gh_shape(name, obj):
+    if SPEC is None:
+        return obj
+    return merged(example({"$ref": "#/components/schemas/" + name}), obj)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -104,6 +185,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, code, obj=None, headers=None):
         body = b"" if obj is None else json.dumps(obj).encode()
+        if getattr(self, "hold", 0):
+            time.sleep(self.hold)  # done, but the client waits: kill it now
+            self.hold = 0
         self.send_response(code)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -189,6 +273,12 @@ class Handler(BaseHTTPRequestHandler):
                           "body": body, "auth": auth,
                           "authorization": self.headers.get("Authorization", "")})
             fail = S.fail.pop(0) if S.fail else None
+            self.hold = 0
+            for h in list(S.holds):
+                if h["method"] == method and re.search(h["path"], path):
+                    self.hold = h["seconds"]
+                    S.holds.remove(h)
+                    break
         if fail is not None:
             return self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
         if not auth:
@@ -223,7 +313,20 @@ class Handler(BaseHTTPRequestHandler):
             if what == "log":
                 return self.answer(200, S.log)
             if what == "state":
-                return self.answer(200, {"statuses": S.statuses, "comments": S.comments})
+                return self.answer(200, {"statuses": S.statuses, "comments": S.comments,
+                                         "pulls": S.pulls})
+            if what == "hold":
+                S.holds.append(body)
+                return self.answer(200, {})
+            if what == "protect":
+                S.protect[body["host"]] = (body["branch"], body.get("how", "classic"))
+                return self.answer(200, {})
+            if what == "pull":
+                for pr in S.pulls[body["host"]]:
+                    if pr["number"] == int(body["number"]):
+                        pr["state"] = body["state"]
+                        return self.answer(200, pr)
+                return self.answer(404, {"message": "no such request"})
         return self.answer(404, {"message": "no such control route"})
 
     # -- paging helpers ------------------------------------------------
@@ -244,6 +347,21 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- GitHub --------------------------------------------------------
     def h_github(self, method, path, q, body):
+        m = re.fullmatch(r"/repos/[^/]+/[^/]+/(branches/([^/]+)/protection|rules/branches/([^/]+))", path)
+        if m and method == "GET":
+            b, how = S.protect.get("github", (None, None))
+            if m.group(2) is not None:
+                if b == m.group(2) and how == "classic":
+                    return self.answer(200, {"url": "https://api.github.com/repos/o/r/branches/%s/protection" % b,
+                                             "required_pull_request_reviews": {"dismiss_stale_reviews": False,
+                                                                              "require_code_owner_reviews": False,
+                                                                              "required_approving_review_count": 1}})
+                return self.answer(404, {"message": "Branch not protected"})
+            if b == m.group(3) and how == "ruleset":
+                return self.answer(200, [{"type": "pull_request", "ruleset_source_type": "Repository",
+                                          "ruleset_source": "o/r", "ruleset_id": 42}])
+            return self.answer(200, [{"type": "creation", "ruleset_source_type": "Repository",
+                                      "ruleset_source": "o/r", "ruleset_id": 41}])
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", path)
         if m and method == "POST":
             if not isinstance(body, dict) or body.get("state") not in ("error", "failure", "pending", "success"):
@@ -259,7 +377,122 @@ class Handler(BaseHTTPRequestHandler):
                 "state": body["state"], "description": body.get("description"),
                 "target_url": body.get("target_url"), "context": body.get("context", "default"),
                 "created_at": now(), "updated_at": now(), "creator": gh_user()})
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls(?:/([0-9]+))?", path)
+        if m:
+            return self.gh_pulls(m.group(1), m.group(2), m.group(3), method, q, body)
         return self.issue_comments("github", "/github", method, path, q, body)
+
+    # -- pull requests (GitLab, Gitea, Bitbucket Cloud and DC) ---------
+    # Stored as {number, head, base, title, body, state open|merged|closed,
+    # version}; shown in each host's own shape and words.
+    def pull_shape(self, host, pr):
+        st = pr["state"]
+        if host == "gitea":
+            return {"id": pr["number"] + 5000, "number": pr["number"],
+                    "state": "open" if st == "open" else "closed", "merged": st == "merged",
+                    "title": pr["title"], "body": pr["body"],
+                    "head": {"ref": pr["head"]}, "base": {"ref": pr["base"]}}
+        if host == "gitlab":
+            return {"id": pr["number"] + 5000, "iid": pr["number"],
+                    "state": {"open": "opened"}.get(st, st), "title": pr["title"],
+                    "description": pr["body"], "source_branch": pr["head"],
+                    "target_branch": pr["base"]}
+        word = {"open": "OPEN", "merged": "MERGED", "closed": "DECLINED"}[st]
+        if host == "bitbucket":
+            return {"id": pr["number"], "state": word, "title": pr["title"],
+                    "description": pr["body"], "source": {"branch": {"name": pr["head"]}},
+                    "destination": {"branch": {"name": pr["base"]}}}
+        return {"id": pr["number"], "version": pr["version"], "state": word,
+                "title": pr["title"], "description": pr["body"],
+                "fromRef": {"id": "refs/heads/" + pr["head"], "displayId": pr["head"]},
+                "toRef": {"id": "refs/heads/" + pr["base"], "displayId": pr["base"]}}
+
+    def pulls(self, host, n, method, q, body):
+        lst = S.pulls[host]
+        text = "body" if host == "gitea" else "description"
+        with S.lock:
+            if n is None and method == "GET":
+                want = q.get("state", "open").lower()
+                sel = [p for p in reversed(lst) if want in ("all", p["state"])
+                       or (want, p["state"]) in (("opened", "open"), ("declined", "closed"))]
+                if host == "gitlab" and "source_branch" in q:
+                    sel = [p for p in sel if p["head"] == q["source_branch"]]
+                if host == "bbs" and "at" in q:
+                    sel = [p for p in sel if "refs/heads/" + p["head"] == q["at"]]
+                items = [self.pull_shape(host, p) for p in sel]
+                if host in ("bitbucket", "bbs"):
+                    return self.answer(200, {"values": items, "isLastPage": True, "size": len(items)})
+                return self.answer(200, items)
+            if n is None and method == "POST":
+                if not isinstance(body, dict) or not isinstance(body.get("title"), str):
+                    return self.answer(400, {"message": "title is missing"})
+                try:
+                    head, base = {"gitea": lambda: (body["head"], body["base"]),
+                                  "gitlab": lambda: (body["source_branch"], body["target_branch"]),
+                                  "bitbucket": lambda: (body["source"]["branch"]["name"],
+                                                        body["destination"]["branch"]["name"]),
+                                  "bbs": lambda: (body["fromRef"]["id"][len("refs/heads/"):],
+                                                  body["toRef"]["id"][len("refs/heads/"):])}[host]()
+                except (KeyError, TypeError):
+                    return self.answer(400, {"message": "source or target branch missing"})
+                if any(p["head"] == head and p["state"] == "open" for p in lst):
+                    return self.answer(409, {"message": "Another open request already exists for this source branch"})
+                pr = {"number": len(lst) + 1, "head": head, "base": base, "title": body["title"],
+                      "body": body.get(text), "state": "open", "version": 0, "at": now()}
+                lst.append(pr)
+                return self.answer(201, self.pull_shape(host, pr))
+            for pr in lst:
+                if n is not None and pr["number"] == int(n):
+                    if method in ("PUT", "PATCH"):
+                        if host == "bbs" and body.get("version") != pr["version"]:
+                            return self.answer(409, {"errors": [{"message": "stale version"}]})
+                        pr["title"] = body.get("title", pr["title"])
+                        pr["body"] = body.get(text, pr["body"])
+                        pr["version"] += 1
+                    return self.answer(200, self.pull_shape(host, pr))
+        return self.answer(404, {"message": "Not Found"})
+
+    # -- pull requests (GitHub) ---------------------------------------
+    def gh_pull(self, o, r, pr):
+        u = "https://api.github.com/repos/%s/%s/pulls/%d" % (o, r, pr["number"])
+        closed = pr["state"] != "open"
+        return {"url": u, "id": pr["number"] + 5000, "number": pr["number"],
+                "state": "closed" if closed else "open", "title": pr["title"], "body": pr["body"],
+                "merged": pr["state"] == "merged",
+                "merged_at": now() if pr["state"] == "merged" else None,
+                "head": {"ref": pr["head"], "label": o + ":" + pr["head"]},
+                "base": {"ref": pr["base"], "label": o + ":" + pr["base"]},
+                "user": gh_user(), "created_at": pr["at"], "updated_at": now()}
+
+    def gh_pulls(self, o, r, n, method, q, body):
+        lst = S.pulls["github"]
+        with S.lock:
+            if n is None and method == "GET":
+                want = {"open": ("open",), "closed": ("closed", "merged"),
+                        "all": ("open", "closed", "merged")}[q.get("state", "open")]
+                # newest first (GitHub's default: sort=created, direction=desc)
+                sel = [gh_shape("pull-request-simple", self.gh_pull(o, r, p)) for p in reversed(lst) if p["state"] in want
+                       and ("base" not in q or p["base"] == q["base"])]
+                return self.answer(200, sel)
+            if n is None and method == "POST":
+                if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("title", "head", "base")):
+                    return self.answer(422, {"message": "Validation Failed"})
+                if any(p["head"] == body["head"] and p["state"] == "open" for p in lst):
+                    return self.answer(422, {"message": "Validation Failed", "errors": [
+                        {"resource": "PullRequest", "code": "custom",
+                         "message": "A pull request already exists for " + body["head"] + "."}]})
+                pr = {"number": len(lst) + 1, "head": body["head"], "base": body["base"],
+                      "title": body["title"], "body": body.get("body"), "state": "open", "at": now()}
+                lst.append(pr)
+                return self.answer(201, gh_shape("pull-request", self.gh_pull(o, r, pr)))
+            for pr in lst:
+                if n is not None and pr["number"] == int(n):
+                    if method == "PATCH":
+                        for k in ("title", "body"):
+                            if k in body:
+                                pr[k] = body[k]
+                    return self.answer(200, gh_shape("pull-request", self.gh_pull(o, r, pr)))
+        return self.answer(404, {"message": "Not Found"})
 
     def gh_comment(self, o, r, n, c):
         return {"id": c["id"], "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
@@ -308,6 +541,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Gitea ---------------------------------------------------------
     def h_gitea(self, method, path, q, body):
+        m = re.fullmatch(r"/repos/[^/]+/[^/]+/branch_protections/([^/]+)", path)
+        if m and method == "GET":
+            if S.protect.get("gitea", (None,))[0] == m.group(1):
+                return self.answer(200, {"branch_name": m.group(1), "rule_name": m.group(1),
+                                         "enable_push": False, "enable_push_whitelist": False})
+            return self.answer(404, {"message": "The target couldn't be found."})
+        m = re.fullmatch(r"/repos/[^/]+/[^/]+/pulls(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("gitea", m.group(1), method, q, body)
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", path)
         if m and method == "POST":
             if not isinstance(body, dict) or body.get("state") not in ("pending", "success", "error", "failure", "warning"):
@@ -325,6 +567,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- GitLab --------------------------------------------------------
     def h_gitlab(self, method, path, q, body):
+        m = re.fullmatch(r"/projects/[^/]+/protected_branches/([^/]+)", path)
+        if m and method == "GET":
+            if S.protect.get("gitlab", (None,))[0] == m.group(1):
+                return self.answer(200, {"id": 1, "name": m.group(1), "allow_force_push": False,
+                                         "push_access_levels": [{"access_level": 0, "access_level_description": "No one"}]})
+            return self.answer(404, {"message": "404 Not found"})
+        m = re.fullmatch(r"/projects/[^/]+/merge_requests(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("gitlab", m.group(1), method, q, body)
         m = re.fullmatch(r"/projects/([^/]+)/statuses/([0-9a-f]{40})", path)
         if m and method == "POST":
             if not isinstance(body, dict) or body.get("state") not in ("pending", "running", "success", "failed", "canceled"):
@@ -372,6 +623,16 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Bitbucket Cloud -----------------------------------------------
     def h_bitbucket(self, method, path, q, body):
+        m = re.fullmatch(r"/repositories/[^/]+/[^/]+/branch-restrictions", path)
+        if m and method == "GET":
+            vals = []
+            if S.protect.get("bitbucket", (None,))[0] == q.get("pattern"):
+                vals = [{"id": 7, "kind": "push", "branch_match_kind": "glob", "pattern": q["pattern"],
+                         "users": [], "groups": []}]
+            return self.answer(200, {"values": vals, "pagelen": 100, "page": 1, "size": len(vals)})
+        m = re.fullmatch(r"/repositories/[^/]+/[^/]+/pullrequests(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("bitbucket", m.group(1), method, q, body)
         m = re.fullmatch(r"/repositories/([^/]+)/([^/]+)/commit/([0-9a-f]{40})/statuses/build", path)
         if m and method == "POST":
             if (not isinstance(body, dict) or body.get("state") not in ("SUCCESSFUL", "FAILED", "INPROGRESS", "STOPPED")
@@ -424,6 +685,16 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- Bitbucket Data Center -----------------------------------------
     def h_bbs(self, method, path, q, body):
+        m = re.fullmatch(r"/rest/branch-permissions/2.0/projects/[^/]+/repos/[^/]+/restrictions", path)
+        if m and method == "GET":
+            vals = []
+            if "refs/heads/" + str(S.protect.get("bbs", (None,))[0]) == q.get("matcherId"):
+                vals = [{"id": 3, "type": "pull-request-only",
+                         "matcher": {"id": q["matcherId"], "type": {"id": "BRANCH"}}}]
+            return self.answer(200, {"values": vals, "isLastPage": True, "size": len(vals), "start": 0})
+        m = re.fullmatch(r"/rest/api/latest/projects/[^/]+/repos/[^/]+/pull-requests(?:/([0-9]+))?", path)
+        if m:
+            return self.pulls("bbs", m.group(1), method, q, body)
         m = re.fullmatch(r"/rest/build-status/1.0/commits/([0-9a-f]{40})", path)
         if m and method == "POST":
             if (not isinstance(body, dict) or body.get("state") not in ("SUCCESSFUL", "FAILED", "INPROGRESS")
@@ -476,12 +747,16 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global TOKEN, GIT_ROOT
+    global TOKEN, GIT_ROOT, SPEC
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--git-root")
+    ap.add_argument("--github-openapi", help="GitHub's OpenAPI description: full pull request shapes")
     a = ap.parse_args()
+    if a.github_openapi:
+        with open(a.github_openapi) as f:
+            SPEC = json.load(f)
     TOKEN = a.token
     GIT_ROOT = a.git_root
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
