@@ -1031,7 +1031,7 @@ static int
 rc_outbound_request(struct rc_state *st, struct rc_slot **out, size_t n,
                     const git_oid *head, char **err)
 {
-    const char *name, *email, *event;
+    const char *name, *email, *trailer, *event;
     char *branch, *refname, *number = NULL, *path;
     struct buf text;
     enum gitstore_result r;
@@ -1064,10 +1064,11 @@ rc_outbound_request(struct rc_state *st, struct rc_slot **out, size_t n,
                st->ctx->profile->name, st->ws->name, st->ws->git.branch);
     for (i = 0; i < n; i++) {
         path = rc_path(st, out[i]);
-        rc_author(st, out[i], &name, &email, &event);
+        rc_author(st, out[i], &name, &email, &trailer, &event);
+        /* An actor Git cannot hold is still named, as its trailer is. */
         buf_printf(&text, "- `%s` %s by %s\n", path,
                    !out[i]->has_p ? "deleted" : !out[i]->has_b ? "created" : "updated",
-                   name != NULL ? name : "gitsyncd");
+                   name != NULL ? name : trailer != NULL ? trailer : "gitsyncd");
         out[i]->carried = true;
         log_info("committed to the pull request branch", "workspace", st->ws->name,
                  "path", path, "branch", branch, "author", name != NULL ? name : "gitsyncd");
