@@ -61,7 +61,7 @@ serve_usage(FILE *f)
             "workspace in two-way sync (a full reconcile at start-up and every\n"
             "sync.interval).  SIGHUP reloads the configuration (a broken one is\n"
             "logged and the old one kept); SIGTERM stops accepting, lets running\n"
-            "syncs finish (cancelling a platform request that runs 3 s past it)\n"
+            "syncs finish (cancelling a platform request that runs 5 s past it)\n"
             "and exits 0.  Logs go to standard error.\n");
 }
 
@@ -318,7 +318,7 @@ serve_reload(evutil_socket_t fd, short what, void *arg)
  * timeout (a sync cut short is finished by the next start, as after a
  * crash).
  */
-#define SERVE_STOP_GRACE 3.0
+#define SERVE_STOP_GRACE 5.0
 
 /* SIGTERM, SIGINT: stop accepting, let running jobs finish (their platform
  * requests bounded by SERVE_STOP_GRACE), leave the loop. */
@@ -330,7 +330,7 @@ serve_stop(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_info("stopping: no new requests; waiting for running syncs "
-             "(a platform request is cancelled 3 s after this or after it started)");
+             "(a platform request is cancelled 5 s after this or after it started)");
     platform_stop(SERVE_STOP_GRACE);
     http_stop_accepting(sv->http);
     queue_stop(sv->queue);
