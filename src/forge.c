@@ -1053,9 +1053,14 @@ forge_pull_create_body(const struct forge *f, const char *head, const char *base
     return doc;
 }
 
-int
-forge_pull_find(struct forge *f, const char *head, const char *base,
-                char **number, char **err)
+/*
+ * GET the requests listed at tmpl for head -> base and hand back (a new
+ * reference to) the first whose head is head, or NULL; -1 with *err when
+ * the list cannot be read.
+ */
+static int
+forge_pull_lookup(struct forge *f, const char *tmpl, const char *head,
+                  const char *base, json_t **found, char **err)
 {
     const struct forge_pull_row *pr = forge_pull_row(f->row->host);
     struct forge_response r;
@@ -1063,10 +1068,10 @@ forge_pull_find(struct forge *f, const char *head, const char *base,
     char *path;
     size_t i;
 
-    *number = NULL;
-    if (pr == NULL)
+    *found = NULL;
+    if (pr == NULL || tmpl == NULL)
         return set_error(err, "%s: no pull request support", f->row->name);
-    path = forge_pull_path(f, pr->list_path, head, base, "");
+    path = forge_pull_path(f, tmpl, head, base, "");
     if (forge_call(f, "GET", path, false, NULL, &r, err) != 0) {
         free(path);
         return -1;
@@ -1081,15 +1086,35 @@ forge_pull_find(struct forge *f, const char *head, const char *base,
     }
     json_array_foreach(items, i, item) {
         const char *h = json_string_value(forge_get(item, pr->head_key));
+        char *n;
 
-        if (h != NULL && strcmp(h, head) == 0) {
-            *number = forge_id_text(json_object_get(item, pr->number_key));
-            if (*number != NULL)
-                break;
+        if (h == NULL || strcmp(h, head) != 0)
+            continue;
+        n = forge_id_text(json_object_get(item, pr->number_key));
+        if (n != NULL) {
+            free(n);
+            *found = json_incref(item);
+            break;
         }
     }
     forge_response_free(&r);
     free(path);
+    return 0;
+}
+
+int
+forge_pull_find(struct forge *f, const char *head, const char *base,
+                char **number, char **err)
+{
+    const struct forge_pull_row *pr = forge_pull_row(f->row->host);
+    json_t *item;
+
+    *number = NULL;
+    if (forge_pull_lookup(f, pr != NULL ? pr->list_path : NULL, head, base, &item, err) != 0)
+        return -1;
+    if (item != NULL)
+        *number = forge_id_text(json_object_get(item, pr->number_key));
+    json_decref(item);
     return 0;
 }
 
@@ -1206,42 +1231,17 @@ forge_pull_last(struct forge *f, const char *head, const char *base,
                 enum forge_pull_state *state, char **number, char **err)
 {
     const struct forge_pull_row *pr = forge_pull_row(f->row->host);
-    const char *tmpl = forge_pull_all_path(f->row->host);
-    struct forge_response r;
-    json_t *items, *item;
-    char *path;
-    size_t i;
+    json_t *item;
 
     *state = FORGE_PULL_NONE;
     *number = NULL;
-    if (pr == NULL || tmpl == NULL)
-        return set_error(err, "%s: no pull request support", f->row->name);
-    path = forge_pull_path(f, tmpl, head, base, "");
-    if (forge_call(f, "GET", path, false, NULL, &r, err) != 0) {
-        free(path);
+    if (forge_pull_lookup(f, forge_pull_all_path(f->row->host), head, base, &item, err) != 0)
         return -1;
+    if (item != NULL) {
+        *number = forge_id_text(json_object_get(item, pr->number_key));
+        *state = forge_pull_item_state(f->row->host, item);
     }
-    items = pr->items != NULL ? json_object_get(r.json, pr->items) : r.json;
-    if (!json_is_array(items)) {
-        set_error(err, "%s GET %.*s: the answer holds no list of requests", f->row->name,
-                  (int)strcspn(path, "?"), path);
-        forge_response_free(&r);
-        free(path);
-        return -1;
-    }
-    json_array_foreach(items, i, item) {
-        const char *h = json_string_value(forge_get(item, pr->head_key));
-
-        if (h != NULL && strcmp(h, head) == 0) {
-            *number = forge_id_text(json_object_get(item, pr->number_key));
-            if (*number != NULL) {
-                *state = forge_pull_item_state(f->row->host, item);
-                break;
-            }
-        }
-    }
-    forge_response_free(&r);
-    free(path);
+    json_decref(item);
     return 0;
 }
 
