@@ -213,7 +213,7 @@ cmd_doctor(int argc, char **argv)
     const struct config_workspace *ws;
     struct config *cfg = NULL;
     struct profile *prof = NULL;
-    const char *path, *name = NULL;
+    const char *name = NULL;
     char *err = NULL;
     int c, r, bad = 0;
     bool branch;
@@ -236,24 +236,8 @@ cmd_doctor(int argc, char **argv)
         doctor_usage(stderr);
         return EXIT_USAGE;
     }
-    path = global_opts.config_path != NULL ? global_opts.config_path : GITSYNCD_DEFAULT_CONFIG;
-    if (config_load(path, &cfg, &err) != 0) {
-        fprintf(stderr, "gitsyncd: %s\n", err);
-        free(err);
+    if (cmd_load_workspace(name, &cfg, &ws) != EXIT_OK)
         return EXIT_USAGE;
-    }
-    log_set_level(cfg->log_level);
-    log_set_format(cfg->log_format);
-    if (cmd_apply_log_opts() != 0) {
-        config_free(cfg);
-        return EXIT_USAGE;
-    }
-    ws = config_find_workspace(cfg, name);
-    if (ws == NULL) {
-        fprintf(stderr, "gitsyncd: %s: no workspace named \"%s\"\n", path, name);
-        config_free(cfg);
-        return EXIT_USAGE;
-    }
     if (doctor_profile(cfg, ws, &prof, &err) != 0) {
         fprintf(stderr, "gitsyncd: workspace %s: %s\n", ws->name, err);
         free(err);

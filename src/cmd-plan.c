@@ -53,7 +53,7 @@ cmd_plan(int argc, char **argv)
     struct config *cfg = NULL;
     struct plan p;
     struct stat st;
-    const char *path, *ref = NULL, *dir = NULL, *format = "text", *name = NULL;
+    const char *ref = NULL, *dir = NULL, *format = "text", *name = NULL;
     char *err = NULL, *text;
     json_t *j;
     int c, rc, r;
@@ -92,24 +92,8 @@ cmd_plan(int argc, char **argv)
         fprintf(stderr, "gitsyncd: %s: %s\n", dir, errno != 0 ? strerror(errno) : "not a directory");
         return EXIT_USAGE;
     }
-    path = global_opts.config_path != NULL ? global_opts.config_path : GITSYNCD_DEFAULT_CONFIG;
-    if (config_load(path, &cfg, &err) != 0) {
-        fprintf(stderr, "gitsyncd: %s\n", err);
-        free(err);
+    if (cmd_load_workspace(name, &cfg, &ws) != EXIT_OK)
         return EXIT_USAGE;
-    }
-    log_set_level(cfg->log_level);
-    log_set_format(cfg->log_format);
-    if (cmd_apply_log_opts() != 0) {
-        config_free(cfg);
-        return EXIT_USAGE;
-    }
-    ws = config_find_workspace(cfg, name);
-    if (ws == NULL) {
-        fprintf(stderr, "gitsyncd: %s: no workspace named \"%s\"\n", path, name);
-        config_free(cfg);
-        return EXIT_USAGE;
-    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     git_libgit2_init();
     if (dir != NULL)

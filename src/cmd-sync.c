@@ -88,7 +88,6 @@ cmd_sync(int argc, char **argv)
     long long wait_ms = 0;
     bool restore = false;
     char head[GIT_OID_HEXSZ + 1], *what;
-    const char *path;
     char *err = NULL;
     bool once = false;
     int c, r, rc, left;
@@ -123,29 +122,8 @@ cmd_sync(int argc, char **argv)
         sync_usage(stderr);
         return EXIT_USAGE;
     }
-    path = global_opts.config_path != NULL ? global_opts.config_path
-                                           : GITSYNCD_DEFAULT_CONFIG;
-    if (config_load(path, &cfg, &err) != 0) {
-        char *clean = log_redact(err);
-
-        fprintf(stderr, "gitsyncd: %s\n", clean);
-        free(clean);
-        free(err);
+    if (cmd_load_workspace(argv[optind], &cfg, &ws) != EXIT_OK)
         return EXIT_USAGE;
-    }
-    log_set_level(cfg->log_level);
-    log_set_format(cfg->log_format);
-    if (cmd_apply_log_opts() != 0) {
-        config_free(cfg);
-        return EXIT_USAGE;
-    }
-    ws = config_find_workspace(cfg, argv[optind]);
-    if (ws == NULL) {
-        fprintf(stderr, "gitsyncd: %s: no workspace named \"%s\"\n", path,
-                argv[optind]);
-        config_free(cfg);
-        return EXIT_USAGE;
-    }
 
     what = xasprintf("sync --once %s", ws->name);
     rc = statelock_acquire(cfg->state_dir, what, wait_ms, &lock, &err);

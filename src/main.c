@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gitsyncd/cmd.h"
+#include "gitsyncd/config.h"
 #include "gitsyncd/jload.h"
 #include "gitsyncd/log.h"
 
@@ -60,6 +61,38 @@ main_usage(FILE *f)
             "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
             "See gitsyncd(8) and gitsyncd.yaml(5).\n",
             GITSYNCD_DEFAULT_CONFIG);
+}
+
+int
+cmd_load_workspace(const char *name, struct config **cfg,
+                   const struct config_workspace **ws)
+{
+    const char *path = global_opts.config_path != NULL ? global_opts.config_path
+                                                       : GITSYNCD_DEFAULT_CONFIG;
+    char *err = NULL, *clean;
+
+    *ws = NULL;
+    if (config_load(path, cfg, &err) != 0) {
+        clean = log_redact(err);
+        fprintf(stderr, "gitsyncd: %s\n", clean);
+        free(clean);
+        free(err);
+        return EXIT_USAGE;
+    }
+    log_set_level((*cfg)->log_level);
+    log_set_format((*cfg)->log_format);
+    if (cmd_apply_log_opts() != 0)
+        goto fail;
+    *ws = config_find_workspace(*cfg, name);
+    if (*ws == NULL) {
+        fprintf(stderr, "gitsyncd: %s: no workspace named \"%s\"\n", path, name);
+        goto fail;
+    }
+    return EXIT_OK;
+fail:
+    config_free(*cfg);
+    *cfg = NULL;
+    return EXIT_USAGE;
 }
 
 int

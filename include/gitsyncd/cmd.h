@@ -33,6 +33,17 @@ int cmd_status(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
+struct config;
+struct config_workspace;
+/*
+ * Load the configuration (-c, else the default), apply its log settings
+ * and then the command line's, and find the workspace called name.
+ * Errors are printed, secrets redacted; returns EXIT_OK, or EXIT_USAGE
+ * with nothing left to free.
+ */
+int cmd_load_workspace(const char *name, struct config **cfg,
+                       const struct config_workspace **ws);
+
 /* Apply --log-level/--log-format over the configuration's log settings. */
 int cmd_apply_log_opts(void);
 
