@@ -69,6 +69,7 @@ struct cluster {
     bool ws_changed;
     struct cl_conn *conns;
     double down_until;        /* now_mono() before which no thread reconnects */
+    char *refusal;            /* why the last cluster_run_job ran nothing */
 };
 
 static const char *const cl_schema_v1[] = {
@@ -917,6 +918,27 @@ cl_merge(const struct config *cfg, struct job *job, const char *kind, const char
     json_decref(b);
 }
 
+/* Remember why a job was not run (for `sync --once`). */
+static void
+cl_refuse(struct cluster *cl, char *why)
+{
+    pthread_mutex_lock(&cl->lock);
+    free(cl->refusal);
+    cl->refusal = why;
+    pthread_mutex_unlock(&cl->lock);
+}
+
+const char *
+cluster_last_refusal(struct cluster *cl)
+{
+    const char *s;
+
+    pthread_mutex_lock(&cl->lock);
+    s = cl->refusal;
+    pthread_mutex_unlock(&cl->lock);
+    return s;
+}
+
 /* The id of workspace ws, registered if need be; 0 with *err. */
 static long long
 cl_ws_id(struct cluster *cl, PGconn *pg, const struct config_workspace *ws, char **err)
@@ -963,7 +985,7 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
     if (pg == NULL) {
         log_warn("cluster database unavailable: the job waits until it is back", "workspace",
                  ws->name, "error", err);
-        free(err);
+        cl_refuse(cl, err);
         return 0;
     }
     id = cl_ws_id(cl, pg, ws, &err);
@@ -981,6 +1003,20 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
         /* Its holder runs it; what came in meanwhile it finds after. */
         log_debug("cluster: the workspace runs on another replica", "workspace", ws->name,
                   "replica", cl->replica);
+        if (cl_exec(pg, "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
+                        " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND l.classid = " CL_LOCK_CLASS "::bigint::oid"
+                        " AND l.objid = $1::bigint::oid AND l.objsubid = 2", 1, p, &r, &err) == 0 &&
+            PQntuples(r) > 0) {
+            const char *app = PQgetvalue(r, 0, 0);
+
+            cl_refuse(cl, xasprintf("replica %s is syncing it now",
+                                    strncmp(app, "gitsyncd/", 9) == 0 ? app + 9 : app));
+        } else {
+            cl_refuse(cl, xstrdup("another replica is syncing it now"));
+        }
+        PQclear(r);
+        free(err);
         return 0;
     }
     if (cl_exec(pg, "SELECT base, audit::text, coalesce(not_before > now(), false)"
@@ -989,6 +1025,7 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
         goto dberr;
     if (strcmp(PQgetvalue(r, 0, 2), "t") == 0 && (wake == NULL || !wake->full)) {
         /* Backing off after failures, cluster-wide: the sweep wakes it. */
+        cl_refuse(cl, xstrdup("it is backing off after failed jobs"));
         PQclear(r);
         r = NULL;
         goto unlock;
@@ -1096,7 +1133,7 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
 dberr:
     log_error("cluster database statement failed: the workspace's events stay for the next job",
               "workspace", ws->name, "replica", cl->replica, "error", err);
-    free(err);
+    cl_refuse(cl, err);
     err = NULL;
     PQclear(r);
     r = NULL;
@@ -1118,7 +1155,7 @@ unlock:
         }
     }
     cl_check_conn(cl);
-    if (more)
+    if (more && cl->q != NULL)
         queue_add_wake(cl->q, ws->name);
     free(known);
     free(audit);
@@ -1165,5 +1202,6 @@ cluster_free(struct cluster *cl)
     free(cl->password);
     free(cl->replica);
     free(cl->appname);
+    free(cl->refusal);
     free(cl);
 }

@@ -69,6 +69,10 @@ int cluster_run_job(struct cluster *cl, const struct config *cfg,
                     const struct config_workspace *ws, const struct job *wake,
                     job_fn fn, void *arg);
 
+/* Why the last cluster_run_job ran nothing (lock busy: which replica holds
+ * it; database unavailable; backoff), or NULL. */
+const char *cluster_last_refusal(struct cluster *cl);
+
 /* Stop the listener; close every connection (threads using them stopped). */
 void cluster_stop(struct cluster *cl);
 void cluster_free(struct cluster *cl);
