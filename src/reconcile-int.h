@@ -109,6 +109,13 @@ bool rc_check_git(struct rc_state *st, struct rc_slot *s); /* reconcile.c */
 struct rc_audit *rc_audit_get(const char *workspace, const char *url); /* reconcile-audit.c */
 void rc_read_audit(struct rc_state *st); /* reconcile-audit.c */
 void rc_forget_audit(struct rc_state *st); /* reconcile-audit.c */
+/* What the open request proposes (git.rejected revert), and where the
+ * remote's copy is fetched to for rc_request_adopt. */
+#define RC_REQUEST_REF "refs/gitsyncd/request"
+#define RC_REQUEST_FETCHED_REF "refs/gitsyncd/request-remote"
+/* Cluster mode: take RC_REQUEST_REF from the remote's request branch, as
+ * another replica may have pushed it since this mirror last did. */
+int rc_request_adopt(struct gitstore *gs, const char *workspace, char **err); /* reconcile-outbound.c */
 int rc_outbound(struct rc_state *st, char **err); /* reconcile-outbound.c */
 int rc_rejected_revert(struct rc_state *st, char **err); /* reconcile-outbound.c */
 void rc_request_done(struct rc_state *st); /* reconcile-outbound.c */

@@ -180,7 +180,6 @@ out:
     free(path);
 }
 
-#define RC_REQUEST_REF "refs/gitsyncd/request"
 
 /* git.write auto: workspaces whose refused push was logged, process-wide
  * (each worker thread has its own contexts). */
@@ -507,4 +506,31 @@ out:
     free(ch);
     free(out);
     return rc;
+}
+
+int
+rc_request_adopt(struct gitstore *gs, const char *workspace, char **err)
+{
+    git_reference *ref = NULL;
+    git_oid oid;
+    char *branch = pullreq_branch(workspace), *remote = xasprintf("refs/heads/%s", branch);
+    enum gitstore_result r;
+
+    r = gitstore_fetch_ref(gs, remote, RC_REQUEST_FETCHED_REF, err);
+    free(remote);
+    free(branch);
+    if (r != GITSTORE_OK)
+        return -1;
+    /* No such branch on the remote: what this mirror knew stays. */
+    if (git_reference_name_to_id(&oid, gitstore_repo(gs), RC_REQUEST_FETCHED_REF) != 0)
+        return 0;
+    if (git_reference_create(&ref, gitstore_repo(gs), RC_REQUEST_REF, &oid, 1,
+                             "gitsyncd: request branch from the remote") == 0)
+        git_reference_free(ref);
+    ref = NULL;
+    if (git_reference_lookup(&ref, gitstore_repo(gs), RC_REQUEST_FETCHED_REF) == 0) {
+        git_reference_delete(ref);
+        git_reference_free(ref);
+    }
+    return 0;
 }

@@ -965,6 +965,10 @@ reconcile_base_adopt(const struct config *cfg, const struct config_workspace *ws
     if (git_oid_fromstr(&oid, want) != 0)
         return set_error(err, "the cluster database names a base that is not a commit id: \"%s\"", want);
     r = gitstore_base_adopt(ctx->gs, ws->name, &oid, err);
+    /* What the open request proposes, as whichever replica pushed it last. */
+    if (r == GITSTORE_OK && ws->git.write != GIT_WRITE_PUSH &&
+        rc_request_adopt(ctx->gs, ws->name, err) != 0)
+        r = GITSTORE_ERROR;
     gitstore_release(ctx->gs);
     return r == GITSTORE_OK ? 0 : -1;
 }
