@@ -2,6 +2,9 @@
 # contrib/quickstart.sh: the README's two commands.
 #
 #   contrib/quickstart.sh demo   install what is needed, build, run the live demo
+#                                (demo --pull-request: gitsyncd with git.write
+#                                pull_request against the test Git host;
+#                                demo --once: run the scenario and exit)
 #   contrib/quickstart.sh test   install what is needed, build with -Werror and
 #                                ASan+UBSan, run the whole test suite
 #   contrib/quickstart.sh setup  only install the packages
@@ -155,7 +158,7 @@ setup) install_packages ;;
 test) install_packages; run_tests ;;
 demo) install_packages; run_demo "$@" ;;
 *)
-    echo "usage: contrib/quickstart.sh demo|test|setup" >&2
+    echo "usage: contrib/quickstart.sh demo [--once] [--pull-request] | test | setup" >&2
     exit 2
     ;;
 esac

@@ -184,10 +184,16 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def answer(self, code, obj=None, headers=None):
-        body = b"" if obj is None else json.dumps(obj).encode()
         if getattr(self, "hold", 0):
-            time.sleep(self.hold)  # done, but the client waits: kill it now
-            self.hold = 0
+            # Done, but the client waits (kill it now): the answer is sent
+            # once the handler has let go of S.lock, so that the test can
+            # see the state meanwhile.
+            self.deferred = (code, obj, headers)
+            return
+        self.send_answer(code, obj, headers)
+
+    def send_answer(self, code, obj=None, headers=None):
+        body = b"" if obj is None else json.dumps(obj).encode()
         self.send_response(code)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -279,11 +285,17 @@ class Handler(BaseHTTPRequestHandler):
                     self.hold = h["seconds"]
                     S.holds.remove(h)
                     break
+        self.deferred = None
         if fail is not None:
-            return self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
-        if not auth:
-            return self.answer(401, {"message": "Bad credentials"})
-        return getattr(self, "h_" + host)(method, path, q, body)
+            self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
+        elif not auth:
+            self.answer(401, {"message": "Bad credentials"})
+        else:
+            getattr(self, "h_" + host)(method, path, q, body)
+        if self.deferred is not None:
+            time.sleep(self.hold)
+            self.hold = 0
+            self.send_answer(*self.deferred)
 
     def auth_ok(self, host):
         want = {"github": ("Authorization", "Bearer " + TOKEN),
