@@ -1129,7 +1129,7 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
                     " audit = CASE WHEN $7::boolean THEN $4::jsonb ELSE audit END,"
                     " failures = failures + 1, not_before = now() + least(300, 2 ^ least(failures, 9))"
                     " * interval '1 second', last_job = now(), last_result = 'error', last_replica = $5"
-                    " WHERE id = $6::integer AND $1 IS NOT NULL AND $2 IS NOT NULL", 7, p, NULL,
+                    " WHERE id = $6::integer AND $1::text IS NOT NULL AND $2::bigint IS NOT NULL", 7, p, NULL,
                     &err) != 0)
             goto dberr;
     }

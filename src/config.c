@@ -924,6 +924,38 @@ config_conninfo_shown(const char *conninfo, char **password)
     return buf_detach(&b);
 }
 
+/* The role a conninfo names (URI user, or user=), or NULL. */
+static char *
+config_conninfo_role(const char *conninfo)
+{
+    const char *p, *end, *at, *k;
+    size_t n;
+
+    if (strncmp(conninfo, "postgres://", 11) == 0 || strncmp(conninfo, "postgresql://", 13) == 0) {
+        p = strstr(conninfo, "://") + 3;
+        end = p + strcspn(p, "/?");
+        at = memchr(p, '@', (size_t)(end - p));
+        if (at == NULL)
+            return NULL;
+        n = strcspn(p, ":@");
+        return n > 0 ? xstrndup(p, n) : NULL;
+    }
+    for (k = conninfo; (k = strstr(k, "user")) != NULL; k += 4) {
+        if (k != conninfo && k[-1] != ' ' && k[-1] != '\t')
+            continue;
+        p = k + 4 + strspn(k + 4, " \t");
+        if (*p != '=')
+            continue;
+        p++;
+        p += strspn(p, " \t");
+        if (*p == '\'')
+            return xstrndup(p + 1, strcspn(p + 1, "'"));
+        n = strcspn(p, " \t\n");
+        return n > 0 ? xstrndup(p, n) : NULL;
+    }
+    return NULL;
+}
+
 void
 config_print(FILE *f, const struct config *cfg)
 {
@@ -955,10 +987,16 @@ config_print(FILE *f, const struct config *cfg)
     fprintf(f, "\n");
     fprintf(f, "  log             %s, %s\n", log_level_name(cfg->log_level), log_format_name(cfg->log_format));
     if (cfg->cluster.database != NULL) {
-        u = config_conninfo_shown(cfg->cluster.database, NULL);
-        fprintf(f, "  cluster         database %s, password %s\n", u,
-                cfg->cluster.password != NULL ? "<redacted> (password or password_file)"
-                                              : "(none: libpq's own, e.g. ~/.pgpass)");
+        char *inline_pw = NULL, *role = config_conninfo_role(cfg->cluster.database);
+
+        u = config_conninfo_shown(cfg->cluster.database, &inline_pw);
+        fprintf(f, "  cluster         database %s, role %s, password %s\n", u,
+                role != NULL ? role : "(libpq's default: the user's name)",
+                cfg->cluster.password != NULL ? "<redacted> (cluster.password or password_file)"
+                : inline_pw != NULL ? "<redacted> (in the database conninfo)"
+                : "none given (libpq's own: PGPASSFILE, ~/.pgpass)");
+        free(inline_pw);
+        free(role);
         free(u);
         fprintf(f, "  cluster replica %s, sweep %lldms, connect timeout %lldms\n",
                 cfg->cluster.replica != NULL ? cfg->cluster.replica : "(default: <hostname>-<pid>)",

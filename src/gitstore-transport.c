@@ -20,6 +20,9 @@
 
 #include "gitstore-int.h"
 
+/* Tries of a transfer that raced another push to the same local remote. */
+#define GITSTORE_RACE_TRIES 5
+
 /* ---- transport callbacks -------------------------------------------- */
 
 /* Credentials: token over HTTPS, key over SSH; one try, then fail fast. */
@@ -264,6 +267,25 @@ gitstore_callbacks(struct gitstore *gs, git_remote_callbacks *cb)
     gs->deadline = gs->git->timeout_ms > 0 ? now_mono() + (double)gs->git->timeout_ms / 1000 : 0;
 }
 
+/*
+ * True if the last libgit2 error is a local remote's listing racing
+ * another gitsyncd's staging ref (refs/gitsyncd/incoming/, made and
+ * removed around each push to a file:// remote): the listing named it,
+ * the lookup no longer found it.  Replicas of a cluster sharing one
+ * local remote meet it often; another try does not.  Waits a little
+ * (tries: how many were made) and says whether to try again.
+ */
+static bool
+gitstore_staging_race(int tries)
+{
+    if (tries >= GITSTORE_RACE_TRIES || strstr(gitstore_giterr(), "refs/gitsyncd/incoming/") == NULL)
+        return false;
+    log_debug("another gitsyncd's push raced this listing of a local remote: trying again",
+              "error", gitstore_giterr());
+    usleep((useconds_t)(1000 * (tries + 1)));
+    return true;
+}
+
 /* Classify a failed transfer. */
 static enum gitstore_result
 gitstore_classify(struct gitstore *gs, int rc)
@@ -323,6 +345,7 @@ enum gitstore_result
 gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
                    const char *local_ref, char **err)
 {
+    int tries;
     git_fetch_options fo;
     git_remote *remote = NULL;
     git_strarray fspecs;
@@ -339,7 +362,9 @@ gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
     fspec = xasprintf("+%s:%s", remote_ref, local_ref);
     fspecs.strings = &fspec;
     fspecs.count = 1;
-    rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch for a check");
+    for (tries = 0; (rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch for a check")) != 0 &&
+                    gitstore_staging_race(tries); tries++)
+        gitstore_callbacks(gs, &fo.callbacks);
     free(fspec);
     git_remote_free(remote);
     log_debug("fetch", "mirror", gs->path, "url", gs->safe_url, "ref", remote_ref,
@@ -355,6 +380,7 @@ gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
 enum gitstore_result
 gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
 {
+    int tries;
     git_fetch_options fo;
     git_oid last;
     bool had;
@@ -379,7 +405,9 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
     fspec = xasprintf("+%s:%s", gs->branch_ref, gs->tracking_ref);
     fspecs.strings = &fspec;
     fspecs.count = 1;
-    rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch");
+    for (tries = 0; (rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch")) != 0 &&
+                    gitstore_staging_race(tries); tries++)
+        gitstore_callbacks(gs, &fo.callbacks);
     if (rc != 0) {
         /* A ref that names an object the mirror lacks makes the fetch
          * leave that object out: repair, and fetch again if it did. */
@@ -582,6 +610,8 @@ gitstore_flush_after_push(struct gitstore *gs)
 static int
 gitstore_remote_ref(struct gitstore *gs, const char *ref, git_oid *oid, bool *exists, char **err)
 {
+    bool listed = false;
+    int tries;
     git_remote_callbacks cb;
     const git_remote_head **heads;
     git_remote *remote = NULL;
@@ -592,8 +622,15 @@ gitstore_remote_ref(struct gitstore *gs, const char *ref, git_oid *oid, bool *ex
     if (gitstore_remote(gs, &remote, err) != 0)
         return -1;
     gitstore_callbacks(gs, &cb);
-    if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) != 0 ||
-        git_remote_ls(&heads, &n, remote) != 0) {
+    for (tries = 0;; tries++) {
+        listed = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) == 0 &&
+                 git_remote_ls(&heads, &n, remote) == 0;
+        if (listed || !gitstore_staging_race(tries))
+            break;
+        git_remote_disconnect(remote);
+        gitstore_callbacks(gs, &cb);
+    }
+    if (!listed) {
         set_error(err, "cannot read %s back from %s: %s", ref, gs->safe_url, gitstore_giterr());
         goto out;
     }
@@ -659,6 +696,7 @@ enum gitstore_result
 gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
               const git_oid *expected, char **err)
 {
+    int tries;
     git_push_options po;
     git_remote *remote = NULL;
     git_reference *lr = NULL;
@@ -702,7 +740,9 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     gitstore_callbacks(gs, &po.callbacks);
     po.pb_parallelism = 0; /* delta search on every core, not one */
-    rc = git_remote_push(remote, &arr, &po);
+    for (tries = 0; (rc = git_remote_push(remote, &arr, &po)) != 0 && gs->push_status == NULL &&
+                    gitstore_staging_race(tries); tries++)
+        gitstore_callbacks(gs, &po.callbacks);
     git_remote_free(remote);
     log_debug("push", "mirror", gs->path, "url", gs->safe_url, "ref", dst,
               "result", rc != 0 ? gitstore_giterr() : gs->push_status != NULL ? gs->push_status : "ok");
@@ -825,6 +865,7 @@ gitstore_restore_branch(struct gitstore *gs, git_oid *head, char **err)
 enum gitstore_result
 gitstore_push_delete(struct gitstore *gs, const char *ref, char **err)
 {
+    int tries;
     git_push_options po;
     git_remote *remote = NULL;
     git_repository *rr = NULL;
@@ -858,7 +899,9 @@ gitstore_push_delete(struct gitstore *gs, const char *ref, char **err)
     specs[0] = spec;
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     gitstore_callbacks(gs, &po.callbacks);
-    rc = git_remote_push(remote, &arr, &po);
+    for (tries = 0; (rc = git_remote_push(remote, &arr, &po)) != 0 && gs->push_status == NULL &&
+                    gitstore_staging_race(tries); tries++)
+        gitstore_callbacks(gs, &po.callbacks);
     git_remote_free(remote);
     free(spec);
     if (gs->push_status != NULL) {

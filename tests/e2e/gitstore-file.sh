@@ -4,7 +4,7 @@
 # empty and an unreachable remote.  The git CLI checks what was written.
 . "$top_srcdir/tests/e2e/lib.sh"
 TOOL=$top_builddir/tests/gitstore-tool
-plan 37
+plan 39
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
@@ -174,6 +174,31 @@ is "deleting a folder's last file removes the folder, and nothing else" \
 is "both repositories are whole (fsck)" \
     "$(git --git-dir="$T/sub.git" fsck --no-dangling 2>&1 | grep -v '^notice'; git --git-dir="$T/substate/w.git" fsck --no-dangling 2>&1 | grep -v '^notice')" ""
 export GS_PATH= GS_STATE="$T/state" GS_URL="file://$T/remote.git"
+
+# Several gitsyncd processes (a cluster's replicas) pushing to one local
+# remote, each to its own branch: each push stages its objects under a ref
+# of its own there, which the others' listings may name and then miss.
+# Thousands of other refs there make each listing long enough to meet it.
+git init -q --bare -b main "$T/shared.git"
+(export GS_BRANCH=seed GS_STATE="$T/seed" GS_URL="file://$T/shared.git"; "$TOOL" import 1 >/dev/null 2>&1)
+seed=$(git --git-dir="$T/shared.git" rev-parse seed)
+{ echo '# pack-refs with: peeled fully-peeled sorted'
+  i=1; while [ $i -le 3000 ]; do echo "$seed refs/heads/other-$i"; i=$((i + 1)); done | sort -k2
+  echo "$seed refs/heads/seed"; } > "$T/shared.git/packed-refs"
+rm -f "$T/shared.git/refs/heads/seed"
+for n in 1 2 3 4 5 6; do
+    (export GS_BRANCH=b$n GS_STATE="$T/race$n" GS_URL="file://$T/shared.git" GS_TAG=race$n
+     "$TOOL" import 1 && for r in 1 2 3 4 5; do GS_TAG=race$n-$r "$TOOL" commit-push 4 || exit 1; done
+    ) > "$T/race$n.out" 2>&1 &
+    eval "race$n=\$!"
+done
+bad=
+for n in 1 2 3 4 5 6; do
+    eval "wait \$race$n" || bad="$bad b$n: $(tail -n 2 "$T/race$n.out" | tr '\n' ' ')"
+done
+is "six processes pushing to one local remote at once: every push goes through" "$bad" ""
+counts=$(for n in 1 2 3 4 5 6; do git --git-dir="$T/shared.git" rev-list --count b$n 2>/dev/null; done | sort -u | tr '\n' ' ')
+is "each branch holds its import and its 20 commits, once" "$counts" "21 "
 
 out=$(GS_URL="file://$T/nowhere.git" "$TOOL" fetch 2>/dev/null); rc=$?
 like "an unreachable remote is a network error naming the URL" "$rc: $out" "^13: network: fetch from file://$T/nowhere.git"

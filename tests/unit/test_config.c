@@ -378,11 +378,29 @@ test_cluster(void **state)
         assert_null(strstr(out, "pg-pass-9911"));
         assert_null(strstr(out, "9911"));
         assert_null(strstr(out, "other-pw-5150"));
-        assert_non_null(strstr(out, "password <redacted>"));
+        assert_non_null(strstr(out, "password <redacted> (cluster.password or password_file)"));
+        assert_non_null(strstr(out, i < 3 ? "role gs," : "role (libpq's default"));
         free(out);
         config_free(cfg);
         free(text);
     }
+    /* Without cluster.password, say where the password comes from. */
+    assert_int_equal(parse("cluster: { database: \"postgres://gs:pg-pass-7373@db/g\" }\n" WS_HEAD,
+                           &cfg, &err), 0);
+    f = open_memstream(&out, &len);
+    config_print(f, cfg);
+    fclose(f);
+    assert_non_null(strstr(out, "role gs, password <redacted> (in the database conninfo)"));
+    free(out);
+    config_free(cfg);
+    assert_int_equal(parse("cluster: { database: \"host=db user='g s' dbname=g\" }\n" WS_HEAD,
+                           &cfg, &err), 0);
+    f = open_memstream(&out, &len);
+    config_print(f, cfg);
+    fclose(f);
+    assert_non_null(strstr(out, "role g s, password none given"));
+    free(out);
+    config_free(cfg);
     /* The conninfo's password is a secret of the logs too. */
     assert_int_equal(parse("cluster: { database: \"postgres://gs:pg-pass-7373@db/g\" }\n" WS_HEAD,
                            &cfg, &err), 0);
