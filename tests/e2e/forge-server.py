@@ -198,10 +198,13 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def answer(self, code, obj=None, headers=None):
-        body = b"" if obj is None else json.dumps(obj).encode()
         if getattr(self, "hold", 0):
-            time.sleep(self.hold)  # done, but the client waits: kill it now
-            self.hold = 0
+            # done, but the client waits (kill it now): route() sends it
+            # later, once the handler let go of S.lock, so the control
+            # routes still answer meanwhile.
+            self.held = (code, obj, headers)
+            return
+        body = b"" if obj is None else json.dumps(obj).encode()
         self.send_response(code)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -295,11 +298,17 @@ class Handler(BaseHTTPRequestHandler):
                     self.hold = h["seconds"]
                     S.holds.remove(h)
                     break
+        self.held = None
         if fail is not None:
-            return self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
-        if not auth:
-            return self.answer(401, {"message": "Bad credentials"})
-        return getattr(self, "h_" + host)(method, path, q, body)
+            self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
+        elif not auth:
+            self.answer(401, {"message": "Bad credentials"})
+        else:
+            getattr(self, "h_" + host)(method, path, q, body)
+        if self.held is not None:
+            time.sleep(self.hold)
+            self.hold = 0
+            self.answer(*self.held)
 
     def auth_ok(self, host):
         want = {"github": ("Authorization", "Bearer " + TOKEN),
