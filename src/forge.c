@@ -19,7 +19,7 @@
 #include "gitsyncd/util.h"
 
 #define FORGE_MAX_RESPONSE (16u << 20)
-#define FORGE_MAX_PAGES 50
+#define FORGE_MAX_PAGES 100
 #define FORGE_MAX_RETRIES 4
 #define FORGE_BUDGET_S 60.0
 #define FORGE_TIMEOUT_MS 30000L
@@ -27,7 +27,7 @@
 #define FORGE_BACKOFF_MS 200
 #define FORGE_DESCRIPTION_MAX 140
 
-/* How a host pages a listing of comments. */
+/* How a host pages a listing (comments, requests). */
 enum forge_paging {
     FORGE_PAGE_LINK,      /* RFC 8288 Link: <...>; rel="next" */
     FORGE_PAGE_BODY_NEXT, /* the answer's "next": a URL (Bitbucket Cloud) */
@@ -785,7 +785,7 @@ forge_set_status(struct forge *f, const char *sha, enum forge_state state,
     return rc;
 }
 
-/* ---- comments -------------------------------------------------------- */
+/* ---- listings ------------------------------------------------------- */
 
 /* Follow a '/'-separated path of object members; NULL if absent. */
 static json_t *
@@ -802,7 +802,7 @@ forge_get(json_t *v, const char *path)
     return v;
 }
 
-/* A comment's id as text (numbers or strings), or NULL. */
+/* An id (a comment's, a request's) as text (numbers or strings), or NULL. */
 static char *
 forge_id_text(const json_t *id)
 {
@@ -814,6 +814,105 @@ forge_id_text(const json_t *id)
     return NULL;
 }
 
+/* Called on each item of a listing; true: found, stop walking. */
+typedef bool forge_visit(json_t *item, void *arg);
+
+/*
+ * GET the listing at path (under the base) and hand each item of its list
+ * (the answer's member items, or the answer itself when NULL) to visit,
+ * page after page as the host pages it, until visit says found or there is
+ * no next page.  A next page named by URL (Link, Bitbucket's "next") goes
+ * through forge_request, which refuses any URL outside the API origin: the
+ * token never follows a link to another host.  More than FORGE_MAX_PAGES
+ * pages is an error, not a partial answer (a caller would take "not found"
+ * for "none" and make a duplicate).  what names the items in messages.
+ */
+static int
+forge_walk(struct forge *f, const char *path, const char *items_key, const char *what,
+           forge_visit *visit, void *arg, char **err)
+{
+    struct forge_response r;
+    json_t *items, *item;
+    char *url, *endpoint;
+    size_t i;
+    int page, rc = 0;
+    bool found = false;
+
+    url = xasprintf("%s%s", f->base, path);
+    endpoint = xstrndup(path, strcspn(path, "?"));
+    for (page = 0; url != NULL; page++) {
+        if (page == FORGE_MAX_PAGES) {
+            rc = set_error(err, "%s GET %s: more than %d pages of %s, gave up", f->row->name,
+                           endpoint, FORGE_MAX_PAGES, what);
+            break;
+        }
+        if (forge_request(f, "GET", url, endpoint, NULL, &r, err) != 0) {
+            rc = -1;
+            break;
+        }
+        free(url);
+        url = NULL;
+        items = items_key != NULL ? json_object_get(r.json, items_key) : r.json;
+        if (!json_is_array(items)) {
+            rc = set_error(err, "%s GET %s: the answer holds no list of %s", f->row->name,
+                           endpoint, what);
+            forge_response_free(&r);
+            break;
+        }
+        json_array_foreach(items, i, item) {
+            if ((found = visit(item, arg)))
+                break;
+        }
+        if (!found) {
+            switch (f->row->paging) {
+            case FORGE_PAGE_LINK:
+                if (r.link_next != NULL)
+                    url = xstrdup(r.link_next);
+                break;
+            case FORGE_PAGE_BODY_NEXT:
+                if (json_is_string(json_object_get(r.json, "next")))
+                    url = xstrdup(json_string_value(json_object_get(r.json, "next")));
+                break;
+            case FORGE_PAGE_START:
+                if (json_is_false(json_object_get(r.json, "isLastPage")) &&
+                    json_is_integer(json_object_get(r.json, "nextPageStart")))
+                    url = xasprintf("%s%s%cstart=%lld", f->base, path,
+                                    strchr(path, '?') != NULL ? '&' : '?',
+                                    (long long)json_integer_value(json_object_get(r.json, "nextPageStart")));
+                break;
+            }
+        }
+        forge_response_free(&r);
+    }
+    free(url);
+    free(endpoint);
+    return rc;
+}
+
+/* ---- comments -------------------------------------------------------- */
+
+struct forge_comment_visit {
+    const struct forge *f;
+    char *id;
+    long long version;
+};
+
+static bool
+forge_comment_visit(json_t *item, void *arg)
+{
+    struct forge_comment_visit *v = arg;
+    const struct forge_row *row = v->f->row;
+    json_t *c = forge_get(item, row->comment);
+    const char *text = json_string_value(forge_get(c, row->text));
+
+    if (text == NULL || strstr(text, v->f->marker) == NULL)
+        return false;
+    v->id = forge_id_text(json_object_get(c, "id"));
+    if (row->version != NULL && json_is_integer(json_object_get(c, row->version)))
+        v->version = (long long)json_integer_value(json_object_get(c, row->version));
+    return v->id != NULL;
+}
+
 /*
  * Find this workspace's comment on request n: *id gets its id (NULL when
  * there is none) and *version its version (Bitbucket DC, else -1).
@@ -822,64 +921,19 @@ static int
 forge_find_comment(struct forge *f, const char *n, char **id, long long *version,
                    char **err)
 {
-    struct forge_response r;
-    json_t *items, *item, *c;
-    const char *text;
-    char *path, *url, *endpoint;
-    size_t i;
-    int page, rc = 0;
+    struct forge_comment_visit v = { f, NULL, -1 };
+    char *path = forge_path(f, f->row->list_path, "", n, "");
+    int rc;
 
-    *id = NULL;
-    *version = -1;
-    path = forge_path(f, f->row->list_path, "", n, "");
-    url = xasprintf("%s%s", f->base, path);
-    endpoint = xstrndup(path, strcspn(path, "?"));
-    for (page = 0; page < FORGE_MAX_PAGES && url != NULL && *id == NULL; page++) {
-        if (forge_request(f, "GET", url, endpoint, NULL, &r, err) != 0) {
-            rc = -1;
-            break;
-        }
-        items = f->row->items != NULL ? json_object_get(r.json, f->row->items) : r.json;
-        if (!json_is_array(items)) {
-            set_error(err, "%s GET %s: the answer holds no list of comments", f->row->name, endpoint);
-            forge_response_free(&r);
-            rc = -1;
-            break;
-        }
-        json_array_foreach(items, i, item) {
-            c = forge_get(item, f->row->comment);
-            text = json_string_value(forge_get(c, f->row->text));
-            if (text == NULL || strstr(text, f->marker) == NULL)
-                continue;
-            *id = forge_id_text(json_object_get(c, "id"));
-            if (f->row->version != NULL && json_is_integer(json_object_get(c, f->row->version)))
-                *version = (long long)json_integer_value(json_object_get(c, f->row->version));
-            if (*id != NULL)
-                break;
-        }
-        free(url);
-        url = NULL;
-        switch (f->row->paging) {
-        case FORGE_PAGE_LINK:
-            if (r.link_next != NULL)
-                url = xstrdup(r.link_next);
-            break;
-        case FORGE_PAGE_BODY_NEXT:
-            if (json_is_string(json_object_get(r.json, "next")))
-                url = xstrdup(json_string_value(json_object_get(r.json, "next")));
-            break;
-        case FORGE_PAGE_START:
-            if (json_is_false(json_object_get(r.json, "isLastPage")) &&
-                json_is_integer(json_object_get(r.json, "nextPageStart")))
-                url = xasprintf("%s%s&start=%lld", f->base, path,
-                                (long long)json_integer_value(json_object_get(r.json, "nextPageStart")));
-            break;
-        }
-        forge_response_free(&r);
-    }
-    free(url);
+    rc = forge_walk(f, path, f->row->items, "comments", forge_comment_visit, &v, err);
     free(path);
-    free(endpoint);
+    if (rc != 0) {
+        free(v.id);
+        v.id = NULL;
+        v.version = -1;
+    }
+    *id = v.id;
+    *version = v.version;
     return rc;
 }
 
@@ -939,14 +993,20 @@ forge_comment(struct forge *f, const char *request, const char *body,
 /* ---- requests gitsyncd opens (protected branches) -------------------- */
 
 /*
- * Each host's pull/merge request endpoints.  {p} the project, {h} the head
- * branch and {b} the base branch (escaped), {n} the request.  The listing
- * asks for open requests from {h}; the head is checked again on each item
- * (head_key), as not every host filters on it.
+ * Each host's pull/merge request endpoints.  {p} the project, {o} its
+ * owner (GitHub), {h} the head branch and {b} the base branch (escaped),
+ * {q} a BBQL filter on the head branch (Bitbucket Cloud), {n} the request.
+ * The listing asks for open requests from {h}, filtered by the host where
+ * its API can (GitHub head=owner:branch, GitLab source_branch, Bitbucket
+ * Cloud q=source.branch.name, Data Center at=refs/heads/...); Gitea has no
+ * such filter, so its listing is walked page by page (forge_walk), as is
+ * every host's in case more than a page comes back.  The head and state
+ * are checked again on each item.
  */
 struct forge_pull_row {
     enum git_host host;
     const char *list_path;
+    const char *all_path;    /* every state, newest first */
     const char *items;       /* the list in an answer; NULL: bare array */
     const char *head_key;    /* an item's head branch name */
     const char *number_key;  /* an item's number (GitHub "number", GitLab "iid") */
@@ -957,17 +1017,23 @@ struct forge_pull_row {
 };
 
 static const struct forge_pull_row forge_pull_rows[] = {
-    { GIT_HOST_GITHUB, "/repos/{p}/pulls?state=open&base={b}&per_page=100", NULL,
-      "head/ref", "number", "/repos/{p}/pulls", "PATCH", "/repos/{p}/pulls/{n}", "body" },
-    { GIT_HOST_GITLAB, "/projects/{p}/merge_requests?state=opened&source_branch={h}&per_page=100", NULL,
-      "source_branch", "iid", "/projects/{p}/merge_requests", "PUT",
+    { GIT_HOST_GITHUB, "/repos/{p}/pulls?state=open&head={o}%3A{h}&base={b}&per_page=100",
+      "/repos/{p}/pulls?state=all&head={o}%3A{h}&base={b}&sort=created&direction=desc&per_page=100",
+      NULL, "head/ref", "number", "/repos/{p}/pulls", "PATCH", "/repos/{p}/pulls/{n}", "body" },
+    { GIT_HOST_GITLAB, "/projects/{p}/merge_requests?state=opened&source_branch={h}&per_page=100",
+      "/projects/{p}/merge_requests?state=all&source_branch={h}&order_by=created_at&sort=desc&per_page=100",
+      NULL, "source_branch", "iid", "/projects/{p}/merge_requests", "PUT",
       "/projects/{p}/merge_requests/{n}", "description" },
-    { GIT_HOST_GITEA, "/repos/{p}/pulls?state=open&limit=50", NULL,
-      "head/ref", "number", "/repos/{p}/pulls", "PATCH", "/repos/{p}/pulls/{n}", "body" },
-    { GIT_HOST_BITBUCKET, "/repositories/{p}/pullrequests?state=OPEN&pagelen=50", "values",
-      "source/branch/name", "id", "/repositories/{p}/pullrequests", "PUT",
+    { GIT_HOST_GITEA, "/repos/{p}/pulls?state=open&limit=50",
+      "/repos/{p}/pulls?state=all&sort=recentupdate&limit=50",
+      NULL, "head/ref", "number", "/repos/{p}/pulls", "PATCH", "/repos/{p}/pulls/{n}", "body" },
+    { GIT_HOST_BITBUCKET, "/repositories/{p}/pullrequests?state=OPEN&q={q}&pagelen=50",
+      "/repositories/{p}/pullrequests?state=OPEN&state=MERGED&state=DECLINED&q={q}&sort=-created_on&pagelen=50",
+      "values", "source/branch/name", "id", "/repositories/{p}/pullrequests", "PUT",
       "/repositories/{p}/pullrequests/{n}", "description" },
-    { GIT_HOST_BITBUCKET_SERVER, "/{p}/pull-requests?state=OPEN&direction=OUTGOING&at=refs%2Fheads%2F{h}&limit=100",
+    { GIT_HOST_BITBUCKET_SERVER,
+      "/{p}/pull-requests?state=OPEN&direction=OUTGOING&at=refs%2Fheads%2F{h}&limit=100",
+      "/{p}/pull-requests?state=ALL&direction=OUTGOING&at=refs%2Fheads%2F{h}&order=NEWEST&limit=100",
       "values", "fromRef/displayId", "id", "/{p}/pull-requests", "PUT",
       "/{p}/pull-requests/{n}", "description" },
 };
@@ -984,13 +1050,35 @@ forge_pull_row(enum git_host host)
     return NULL;
 }
 
-/* A pull path template: {h} and {b} here, the rest by forge_path. */
+/* The BBQL filter source.branch.name="head", escaped for a query. */
+static char *
+forge_bbql_head(const char *head)
+{
+    struct buf b;
+    char *out;
+
+    buf_init(&b);
+    buf_adds(&b, "source.branch.name=\"");
+    for (; *head != '\0'; head++) {
+        if (*head == '"' || *head == '\\')
+            buf_addc(&b, '\\');
+        buf_addc(&b, *head);
+    }
+    buf_addc(&b, '"');
+    out = forge_escape(b.data, false);
+    buf_free(&b);
+    return out;
+}
+
+/* A pull path template: {o}, {h}, {b} and {q} here, the rest by forge_path. */
 static char *
 forge_pull_path(const struct forge *f, const char *tmpl, const char *head,
                 const char *base, const char *n)
 {
     struct buf b;
     char *eh = forge_escape(head, false), *eb = forge_escape(base, false), *out;
+    char *eq = forge_bbql_head(head);
+    size_t olen = strcspn(f->project, "/");
     const char *p;
 
     buf_init(&b);
@@ -1002,6 +1090,12 @@ forge_pull_path(const struct forge *f, const char *tmpl, const char *head,
         } else if (strncmp(p, "{b}", 3) == 0) {
             buf_adds(&b, eb);
             p += 2;
+        } else if (strncmp(p, "{o}", 3) == 0) {
+            buf_add(&b, f->project, olen);
+            p += 2;
+        } else if (strncmp(p, "{q}", 3) == 0) {
+            buf_adds(&b, eq);
+            p += 2;
         } else {
             buf_addc(&b, *p);
         }
@@ -1010,6 +1104,7 @@ forge_pull_path(const struct forge *f, const char *tmpl, const char *head,
     buf_free(&b);
     free(eh);
     free(eb);
+    free(eq);
     return out;
 }
 
@@ -1053,52 +1148,83 @@ forge_pull_create_body(const struct forge *f, const char *head, const char *base
     return doc;
 }
 
+/* A request item's state, in each host's words. */
+static enum forge_pull_state
+forge_pull_item_state(enum git_host host, json_t *item)
+{
+    const char *s = json_string_value(json_object_get(item, "state"));
+
+    if (s == NULL)
+        return FORGE_PULL_NONE;
+    switch (host) {
+    case GIT_HOST_GITHUB:
+    case GIT_HOST_GITEA:
+        if (strcmp(s, "open") == 0)
+            return FORGE_PULL_OPEN;
+        return json_is_true(json_object_get(item, "merged")) ||
+                       json_is_string(json_object_get(item, "merged_at"))
+                   ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    case GIT_HOST_GITLAB:
+        return strcmp(s, "opened") == 0   ? FORGE_PULL_OPEN
+               : strcmp(s, "merged") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    default:
+        return strcmp(s, "OPEN") == 0     ? FORGE_PULL_OPEN
+               : strcmp(s, "MERGED") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
+    }
+}
+
+struct forge_pull_visit {
+    const struct forge *f;
+    const struct forge_pull_row *pr;
+    const char *head;
+    bool open_only;
+    json_t *found;
+};
+
+static bool
+forge_pull_visit(json_t *item, void *arg)
+{
+    struct forge_pull_visit *v = arg;
+    const char *h = json_string_value(forge_get(item, v->pr->head_key));
+    char *n;
+
+    if (h == NULL || strcmp(h, v->head) != 0)
+        return false;
+    if (v->open_only && forge_pull_item_state(v->f->row->host, item) != FORGE_PULL_OPEN)
+        return false;
+    n = forge_id_text(json_object_get(item, v->pr->number_key));
+    if (n == NULL)
+        return false;
+    free(n);
+    v->found = json_incref(item);
+    return true;
+}
+
 /*
- * GET the requests listed at tmpl for head -> base and hand back (a new
- * reference to) the first whose head is head, or NULL; -1 with *err when
- * the list cannot be read.
+ * Walk the requests listed at tmpl for head -> base and hand back (a new
+ * reference to) the first whose head is head (and, with open_only, that is
+ * open), or NULL; -1 with *err when the list cannot be read whole.
  */
 static int
-forge_pull_lookup(struct forge *f, const char *tmpl, const char *head,
+forge_pull_lookup(struct forge *f, const char *tmpl, bool open_only, const char *head,
                   const char *base, json_t **found, char **err)
 {
     const struct forge_pull_row *pr = forge_pull_row(f->row->host);
-    struct forge_response r;
-    json_t *items, *item;
+    struct forge_pull_visit v = { f, pr, head, open_only, NULL };
     char *path;
-    size_t i;
+    int rc;
 
     *found = NULL;
     if (pr == NULL || tmpl == NULL)
         return set_error(err, "%s: no pull request support", f->row->name);
     path = forge_pull_path(f, tmpl, head, base, "");
-    if (forge_call(f, "GET", path, false, NULL, &r, err) != 0) {
-        free(path);
-        return -1;
-    }
-    items = pr->items != NULL ? json_object_get(r.json, pr->items) : r.json;
-    if (!json_is_array(items)) {
-        set_error(err, "%s GET %.*s: the answer holds no list of requests", f->row->name,
-                  (int)strcspn(path, "?"), path);
-        forge_response_free(&r);
-        free(path);
-        return -1;
-    }
-    json_array_foreach(items, i, item) {
-        const char *h = json_string_value(forge_get(item, pr->head_key));
-        char *n;
-
-        if (h == NULL || strcmp(h, head) != 0)
-            continue;
-        n = forge_id_text(json_object_get(item, pr->number_key));
-        if (n != NULL) {
-            free(n);
-            *found = json_incref(item);
-            break;
-        }
-    }
-    forge_response_free(&r);
+    rc = forge_walk(f, path, pr->items, "requests", forge_pull_visit, &v, err);
     free(path);
+    if (rc != 0) {
+        json_decref(v.found);
+        return -1;
+    }
+    *found = v.found;
     return 0;
 }
 
@@ -1110,7 +1236,7 @@ forge_pull_find(struct forge *f, const char *head, const char *base,
     json_t *item;
 
     *number = NULL;
-    if (forge_pull_lookup(f, pr != NULL ? pr->list_path : NULL, head, base, &item, err) != 0)
+    if (forge_pull_lookup(f, pr != NULL ? pr->list_path : NULL, true, head, base, &item, err) != 0)
         return -1;
     if (item != NULL)
         *number = forge_id_text(json_object_get(item, pr->number_key));
@@ -1181,51 +1307,6 @@ forge_pull_open(struct forge *f, const char *head, const char *base,
     return rc;
 }
 
-/* The listing of every request from {h}, newest first. */
-static const char *
-forge_pull_all_path(enum git_host host)
-{
-    switch (host) {
-    case GIT_HOST_GITHUB:
-        return "/repos/{p}/pulls?state=all&base={b}&sort=created&direction=desc&per_page=100";
-    case GIT_HOST_GITLAB:
-        return "/projects/{p}/merge_requests?state=all&source_branch={h}&order_by=created_at&sort=desc&per_page=100";
-    case GIT_HOST_GITEA:
-        return "/repos/{p}/pulls?state=all&sort=recentupdate&limit=50";
-    case GIT_HOST_BITBUCKET:
-        return "/repositories/{p}/pullrequests?state=OPEN&state=MERGED&state=DECLINED&pagelen=50";
-    case GIT_HOST_BITBUCKET_SERVER:
-        return "/{p}/pull-requests?state=ALL&direction=OUTGOING&at=refs%2Fheads%2F{h}&order=NEWEST&limit=100";
-    default:
-        return NULL;
-    }
-}
-
-/* A request item's state, in each host's words. */
-static enum forge_pull_state
-forge_pull_item_state(enum git_host host, json_t *item)
-{
-    const char *s = json_string_value(json_object_get(item, "state"));
-
-    if (s == NULL)
-        return FORGE_PULL_NONE;
-    switch (host) {
-    case GIT_HOST_GITHUB:
-    case GIT_HOST_GITEA:
-        if (strcmp(s, "open") == 0)
-            return FORGE_PULL_OPEN;
-        return json_is_true(json_object_get(item, "merged")) ||
-                       json_is_string(json_object_get(item, "merged_at"))
-                   ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
-    case GIT_HOST_GITLAB:
-        return strcmp(s, "opened") == 0   ? FORGE_PULL_OPEN
-               : strcmp(s, "merged") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
-    default:
-        return strcmp(s, "OPEN") == 0     ? FORGE_PULL_OPEN
-               : strcmp(s, "MERGED") == 0 ? FORGE_PULL_MERGED : FORGE_PULL_CLOSED;
-    }
-}
-
 int
 forge_pull_last(struct forge *f, const char *head, const char *base,
                 enum forge_pull_state *state, char **number, char **err)
@@ -1235,7 +1316,7 @@ forge_pull_last(struct forge *f, const char *head, const char *base,
 
     *state = FORGE_PULL_NONE;
     *number = NULL;
-    if (forge_pull_lookup(f, forge_pull_all_path(f->row->host), head, base, &item, err) != 0)
+    if (forge_pull_lookup(f, pr != NULL ? pr->all_path : NULL, false, head, base, &item, err) != 0)
         return -1;
     if (item != NULL) {
         *number = forge_id_text(json_object_get(item, pr->number_key));

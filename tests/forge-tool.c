@@ -8,6 +8,8 @@
  *   base                          print the API base URL
  *   status SHA pending|success|failure DESCRIPTION
  *   comment REQUEST BODY          print "created" or "updated"
+ *   pull HEAD BASE                print the open request from HEAD into
+ *                                 BASE, or "none"
  *
  * The last line on stderr is "requests R retries T".
  * Exit status: 0 ok, 1 the host refused or failed (message on stderr),
@@ -45,7 +47,7 @@ main(int argc, char **argv)
     struct forge *f;
     enum forge_state st;
     const char *host = env("FT_HOST") ? env("FT_HOST") : "auto";
-    char *err = NULL;
+    char *err = NULL, *number = NULL;
     size_t i;
     bool updated;
     int rc = 2;
@@ -62,7 +64,7 @@ main(int argc, char **argv)
             git.host = ids[i];
     }
     if ((int)git.host < 0 || git.url == NULL || argc < 2) {
-        fprintf(stderr, "usage: FT_HOST=.. FT_GIT_URL=.. FT_TOKEN=.. forge-tool base|status|comment ...\n");
+        fprintf(stderr, "usage: FT_HOST=.. FT_GIT_URL=.. FT_TOKEN=.. forge-tool base|status|comment|pull ...\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -84,6 +86,11 @@ main(int argc, char **argv)
         rc = forge_comment(f, argv[2], argv[3], &updated, &err) == 0 ? 0 : 1;
         if (rc == 0)
             printf("%s\n", updated ? "updated" : "created");
+    } else if (strcmp(argv[1], "pull") == 0 && argc == 4) {
+        rc = forge_pull_find(f, argv[2], argv[3], &number, &err) == 0 ? 0 : 1;
+        if (rc == 0)
+            printf("%s\n", number != NULL ? number : "none");
+        free(number);
     } else {
         fprintf(stderr, "forge-tool: unknown command or wrong arguments\n");
     }

@@ -73,7 +73,10 @@ int forge_comment(struct forge *f, const char *request, const char *body,
 
 /*
  * The open request from branch head into base: *number gets its number
- * (malloc'd; NULL when none is open).  Returns 0 or -1 with *err.
+ * (malloc'd; NULL when none is open).  Found by the host's filter on the
+ * head branch where its API has one, else by reading every page of open
+ * requests; a listing longer than 100 pages is an error, not "none".
+ * Returns 0 or -1 with *err.
  */
 int forge_pull_find(struct forge *f, const char *head, const char *base,
                     char **number, char **err);

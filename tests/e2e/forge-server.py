@@ -11,24 +11,33 @@ Mounted per host under a prefix (the test points git.api.url there):
                    POST /repos/{o}/{r}/issues/{n}/comments       -> 201 issue-comment
                    PATCH /repos/{o}/{r}/issues/comments/{id}     -> 200 issue-comment
                    GET/POST /repos/{o}/{r}/pulls, GET/PATCH .../pulls/{n}
-                   (state open|closed|all, base; 422 for a second open
-                   request from one head)
+                   (state open|closed|all, head owner:branch, base,
+                   direction, per_page (30, at most 100), page, Link;
+                   422 for a second open request from one head)
   /gitea/api/v1    the same routes, Gitea's CommitStatus and Comment shapes
-                   (page, limit, Link)
+                   (page, limit, Link); pulls: state, page, limit (30, at
+                   most 50), Link and X-Total-Count, no head filter
   /gitlab/api/v4   POST /projects/{id}/statuses/{sha}  (state pending,
                    running, success, failed, canceled; name)
                    GET/POST /projects/{id}/merge_requests/{iid}/notes,
                    PUT .../notes/{note_id}; {id} is the URL-encoded path
+                   GET/POST .../merge_requests (state, source_branch,
+                   per_page (20, at most 100), page, Link, X-Total)
   /bitbucket/2.0   POST /repositories/{ws}/{repo}/commit/{sha}/statuses/build
                    (state SUCCESSFUL, FAILED, INPROGRESS, STOPPED; key and
                    url required), GET/POST .../pullrequests/{id}/comments
                    ({"values", "next"}, pagelen, page; content.raw), PUT .../comments/{cid}
+                   GET/POST .../pullrequests (state, repeatable; q with
+                   source.branch.name="..." only, else 400; sort;
+                   pagelen (10, at most 50), page; "next" keeps the query)
   /bbs             Bitbucket Data Center: POST /rest/build-status/1.0/commits/{sha}
                    (204; state, key, url required), under /rest/api/latest:
                    GET .../pull-requests/{id}/activities (start, limit,
                    isLastPage, nextPageStart; COMMENTED activities),
                    POST .../pull-requests/{id}/comments {"text"}, PUT
                    .../comments/{cid} {"text", "version"} (409 on a stale version)
+                   GET/POST .../pull-requests (state, at, direction; start,
+                   limit (25), isLastPage, nextPageStart)
 Every API request needs the host's token header (401 otherwise).
 With --git-root DIR, any path with ".git/" in it is served from DIR over
 Git's smart HTTP protocol (git http-backend), request refs included.
@@ -38,6 +47,9 @@ Control routes, for the test only, under /_control:
                         the next N API requests get that answer
   POST /_control/seed   {"host": "github", "request": "7", "n": 150}
                         N comments by someone else on a request
+  POST /_control/seed-requests {"host": "gitea", "n": 120[, "head": "feature/{i}",
+                        "base": "main"]}: N open requests by someone else,
+                        from head ({i}: 1..N) into base
   POST /_control/public {"host": "/github", "url": "http://prism"}: the base
                         that Link headers of that prefix name (a proxy in front)
   POST /_control/protect {"host": "github", "branch": "main", "how": "classic"|"ruleset"}:
@@ -49,8 +61,9 @@ Control routes, for the test only, under /_control:
                         next such API request is done, but answered that late
   POST /_control/pull   {"host": "github", "number": 1, "state": "merged"}:
                         merge or close ("closed") a pull request
-  POST /_control/link   {"url": "http://..."}: GET listings of comments
-                        name this URL as their next page (then forget it)
+  POST /_control/link   {"url": "http://...", "times": 1}: the next GET
+                        listings (comments, requests) name this URL as their
+                        next page (Link, Bitbucket's "next"), "times" times
   GET  /_control/log    [{"host","method","path","body","auth"}]
   GET  /_control/state  {"statuses": [...], "comments": {host: {req: [...]}}}
 
@@ -67,7 +80,7 @@ import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 HOSTS = [("github", "/github"), ("gitea", "/gitea/api/v1"), ("gitlab", "/gitlab/api/v4"),
          ("bitbucket", "/bitbucket/2.0"), ("bbs", "/bbs")]
@@ -102,6 +115,7 @@ class State:
         self.holds = []  # host -> (branch, "classic" | "ruleset")
         self.next_id = 1000
         self.link = None
+        self.link_times = 0
         self.public = {}
 
     def new_id(self):
@@ -185,14 +199,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, code, obj=None, headers=None):
         if getattr(self, "hold", 0):
-            # Done, but the client waits (kill it now): the answer is sent
-            # once the handler has let go of S.lock, so that the test can
-            # see the state meanwhile.
-            self.deferred = (code, obj, headers)
+            # done, but the client waits (kill it now): route() sends it
+            # later, once the handler let go of S.lock, so the control
+            # routes still answer meanwhile.
+            self.held = (code, obj, headers)
             return
-        self.send_answer(code, obj, headers)
-
-    def send_answer(self, code, obj=None, headers=None):
         body = b"" if obj is None else json.dumps(obj).encode()
         self.send_response(code)
         for k, v in (headers or {}).items():
@@ -272,7 +283,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             return self.answer(404, {"message": "Not Found"})
         path = u.path[len(prefix):]
-        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        self.path_only = path
+        self.qs = parse_qs(u.query)
+        q = {k: v[-1] for k, v in self.qs.items()}
         auth = self.auth_ok(host)
         with S.lock:
             S.log.append({"host": host, "method": method, "path": path, "query": q,
@@ -285,17 +298,17 @@ class Handler(BaseHTTPRequestHandler):
                     self.hold = h["seconds"]
                     S.holds.remove(h)
                     break
-        self.deferred = None
+        self.held = None
         if fail is not None:
             self.answer(fail["status"], {"message": "injected"}, fail.get("headers"))
         elif not auth:
             self.answer(401, {"message": "Bad credentials"})
         else:
             getattr(self, "h_" + host)(method, path, q, body)
-        if self.deferred is not None:
+        if self.held is not None:
             time.sleep(self.hold)
             self.hold = 0
-            self.send_answer(*self.deferred)
+            self.answer(*self.held)
 
     def auth_ok(self, host):
         want = {"github": ("Authorization", "Bearer " + TOKEN),
@@ -320,7 +333,17 @@ class Handler(BaseHTTPRequestHandler):
                 S.public[body["host"]] = body["url"]
                 return self.answer(200, {})
             if what == "link":
-                S.link = body["url"]
+                S.link, S.link_times = body["url"], body.get("times", 1)
+                if S.link_times <= 0:
+                    S.link = None
+                return self.answer(200, {})
+            if what == "seed-requests":
+                lst = S.pulls[body["host"]]
+                for i in range(1, body["n"] + 1):
+                    lst.append({"number": len(lst) + 1, "head": body.get("head", "feature/{i}").replace("{i}", str(i)),
+                                "base": body.get("base", "main"), "title": "Someone's change %d" % i,
+                                "body": "by a human", "state": "open", "version": 0, "at": now(),
+                                "by": "someone-else"})
                 return self.answer(200, {})
             if what == "log":
                 return self.answer(200, S.log)
@@ -346,15 +369,25 @@ class Handler(BaseHTTPRequestHandler):
         start = (page - 1) * size
         return lst[start:start + size], start + size < len(lst)
 
+    def take_link(self):
+        """The URL /_control/link set, while it lasts (under S.lock)."""
+        if S.link is None:
+            return None
+        url = S.link
+        S.link_times -= 1
+        if S.link_times <= 0:
+            S.link = None
+        return url
+
     def link_header(self, prefix, path, q, page, more, size_key):
-        if S.link is not None:
-            url, S.link = S.link, None
+        url = self.take_link()
+        if url is not None:
             return {"Link": '<%s>; rel="next"' % url}
         if not more:
             return {}
         base = S.public.get(prefix) or "http://%s%s" % (self.headers.get("Host"), prefix)
         q = dict(q, page=str(page + 1))
-        qs = "&".join("%s=%s" % kv for kv in sorted(q.items()))
+        qs = urlencode(sorted(q.items()))
         return {"Link": '<%s%s?%s>; rel="next"' % (base, path, qs)}
 
     # -- GitHub --------------------------------------------------------
@@ -419,22 +452,60 @@ class Handler(BaseHTTPRequestHandler):
                 "fromRef": {"id": "refs/heads/" + pr["head"], "displayId": pr["head"]},
                 "toRef": {"id": "refs/heads/" + pr["base"], "displayId": pr["base"]}}
 
+    def pull_list(self, host, lst, q):
+        """A listing of requests, filtered and paged as the host documents."""
+        # Bitbucket Cloud's state repeats; the others take one.
+        wants = [w.lower() for w in self.qs.get("state", ["open"])]
+        words = {"opened": "open", "declined": "closed"}
+        sel = [p for p in reversed(lst)  # newest first
+               if "all" in wants or any(words.get(w, w) == p["state"] for w in wants)]
+        if host == "gitlab" and "source_branch" in q:
+            sel = [p for p in sel if p["head"] == q["source_branch"]]
+        if host == "bbs" and "at" in q:
+            sel = [p for p in sel if "refs/heads/" + p["head"] == q["at"]]
+        if host == "bitbucket" and "q" in q:
+            m = re.fullmatch(r'\s*source\.branch\.name\s*=\s*"((?:[^"\\]|\\.)*)"\s*', q["q"])
+            if m is None:
+                return self.answer(400, {"type": "error", "error": {"message": "Invalid query: " + q["q"]}})
+            name = re.sub(r"\\(.)", r"\1", m.group(1))
+            sel = [p for p in sel if p["head"] == name]
+        if host == "bitbucket" and q.get("sort", "-created_on") == "created_on":
+            sel.reverse()
+        if host == "bbs":
+            start, limit = int(q.get("start", 0)), min(int(q.get("limit", 25)), 1000)
+            items = sel[start:start + limit]
+            out = {"size": len(items), "limit": limit, "start": start,
+                   "isLastPage": start + limit >= len(sel),
+                   "values": [self.pull_shape(host, p) for p in items]}
+            if not out["isLastPage"]:
+                out["nextPageStart"] = start + limit
+            return self.answer(200, out)
+        size_key, default, most = {"gitea": ("limit", 30, 50), "gitlab": ("per_page", 20, 100),
+                                   "bitbucket": ("pagelen", 10, 50)}[host]
+        size, page = min(int(q.get(size_key, default)), most), int(q.get("page", 1))
+        items, more = self.page(sel, page, size)
+        items = [self.pull_shape(host, p) for p in items]
+        if host == "bitbucket":
+            out = {"pagelen": size, "page": page, "size": len(sel), "values": items}
+            link = self.take_link()
+            if link is not None:
+                out["next"] = link
+            elif more:
+                qs = [(k, v) for k, vs in sorted(self.qs.items()) if k != "page" for v in vs]
+                out["next"] = "http://%s/bitbucket/2.0%s?%s" % (
+                    self.headers.get("Host"), self.path_only, urlencode(qs + [("page", page + 1)]))
+            return self.answer(200, out)
+        prefix = {"gitea": "/gitea/api/v1", "gitlab": "/gitlab/api/v4"}[host]
+        headers = self.link_header(prefix, self.path_only, q, page, more, size_key)
+        headers["X-Total-Count" if host == "gitea" else "X-Total"] = str(len(sel))
+        return self.answer(200, items, headers)
+
     def pulls(self, host, n, method, q, body):
         lst = S.pulls[host]
         text = "body" if host == "gitea" else "description"
         with S.lock:
             if n is None and method == "GET":
-                want = q.get("state", "open").lower()
-                sel = [p for p in reversed(lst) if want in ("all", p["state"])
-                       or (want, p["state"]) in (("opened", "open"), ("declined", "closed"))]
-                if host == "gitlab" and "source_branch" in q:
-                    sel = [p for p in sel if p["head"] == q["source_branch"]]
-                if host == "bbs" and "at" in q:
-                    sel = [p for p in sel if "refs/heads/" + p["head"] == q["at"]]
-                items = [self.pull_shape(host, p) for p in sel]
-                if host in ("bitbucket", "bbs"):
-                    return self.answer(200, {"values": items, "isLastPage": True, "size": len(items)})
-                return self.answer(200, items)
+                return self.pull_list(host, lst, q)
             if n is None and method == "POST":
                 if not isinstance(body, dict) or not isinstance(body.get("title"), str):
                     return self.answer(400, {"message": "title is missing"})
@@ -474,7 +545,7 @@ class Handler(BaseHTTPRequestHandler):
                 "merged_at": now() if pr["state"] == "merged" else None,
                 "head": {"ref": pr["head"], "label": o + ":" + pr["head"]},
                 "base": {"ref": pr["base"], "label": o + ":" + pr["base"]},
-                "user": gh_user(), "created_at": pr["at"], "updated_at": now()}
+                "user": gh_user(pr.get("by", "gitsyncd-bot")), "created_at": pr["at"], "updated_at": now()}
 
     def gh_pulls(self, o, r, n, method, q, body):
         lst = S.pulls["github"]
@@ -483,9 +554,17 @@ class Handler(BaseHTTPRequestHandler):
                 want = {"open": ("open",), "closed": ("closed", "merged"),
                         "all": ("open", "closed", "merged")}[q.get("state", "open")]
                 # newest first (GitHub's default: sort=created, direction=desc)
-                sel = [gh_shape("pull-request-simple", self.gh_pull(o, r, p)) for p in reversed(lst) if p["state"] in want
+                sel = [p for p in reversed(lst) if p["state"] in want
                        and ("base" not in q or p["base"] == q["base"])]
-                return self.answer(200, sel)
+                if "head" in q:  # user:ref-name or organization:ref-name
+                    owner, _, ref = q["head"].rpartition(":")
+                    sel = [p for p in sel if owner.lower() == o.lower() and p["head"] == ref]
+                if q.get("direction") == "asc":
+                    sel.reverse()
+                size, page = min(int(q.get("per_page", 30)), 100), int(q.get("page", 1))
+                items, more = self.page(sel, page, size)
+                return self.answer(200, [gh_shape("pull-request-simple", self.gh_pull(o, r, p)) for p in items],
+                                   self.link_header("/github", self.path_only, q, page, more, "per_page"))
             if n is None and method == "POST":
                 if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("title", "head", "base")):
                     return self.answer(422, {"message": "Validation Failed"})
@@ -667,8 +746,9 @@ class Handler(BaseHTTPRequestHandler):
                     items, more = self.page(lst, page, size)
                     out = {"pagelen": size, "page": page, "size": len(lst),
                            "values": [self.bb_comment(c) for c in items]}
-                    if S.link is not None:
-                        out["next"], S.link = S.link, None
+                    link = self.take_link()
+                    if link is not None:
+                        out["next"] = link
                     elif more:
                         out["next"] = "http://%s/bitbucket/2.0%s?pagelen=%d&page=%d" % (
                             self.headers.get("Host"), path, size, page + 1)

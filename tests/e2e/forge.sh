@@ -15,7 +15,8 @@ TOOL=$top_builddir/tests/forge-tool
 
 TOKEN=e2e-forge-token-5c2a71
 SPORT=$(free_port); PPORT=$(free_port)
-spawn "$T/server.log" python3 "$top_srcdir/tests/e2e/forge-server.py" --port "$SPORT" --token "$TOKEN"
+spawn "$T/server.log" python3 "$top_srcdir/tests/e2e/forge-server.py" --port "$SPORT" --token "$TOKEN" \
+    --github-openapi "$SPEC"
 wait_port "$SPORT" 30 || bail "the test server did not start: $(cat "$T/server.log")"
 spawn "$T/prism.log" "$PRISM" proxy "$SPEC" "http://127.0.0.1:$SPORT/github" --errors -h 127.0.0.1 -p "$PPORT"
 wait_port "$PPORT" 120 || bail "prism did not start: $(cat "$T/prism.log")"
@@ -44,7 +45,7 @@ ft() {
 }
 base() { FT_HOST=$1 FT_GIT_URL=$2 FT_TOKEN=$TOKEN "$TOOL" base 2>&1 | grep -v "^requests "; }
 
-plan 50
+plan 57
 
 # --- The API base comes from git.url ---
 is "github.com -> api.github.com" "$(base auto https://github.com/acme/cfg.git)" "https://api.github.com"
@@ -158,6 +159,40 @@ ctl POST seed '{"host": "gitea", "request": "11", "n": 1}' >/dev/null
 ft gitea https://gitea.example.com/acme/cfg.git "$GT" comment 11 x; rc=$?
 like "a next page on another origin is refused" "$rc $(cat "$T/err")" "^1 gitea GET /repos/acme/cfg/issues/11/comments: refusing a URL outside http://127.0.0.1:$SPORT"
 is "... and was never asked: one request, to the listing" "$(py 'len(L)')" $((n0 + 1))
+
+# --- The request gitsyncd opens, among many by others ---
+# Per host: 20 open requests by others, then gitsyncd's (from gitsyncd/w),
+# then 100 more: newest first, it is the 101st, past any one page.
+for h in github gitea gitlab bitbucket bbs; do
+    ctl POST seed-requests "{\"host\": \"$h\", \"n\": 20}" >/dev/null
+    ctl POST seed-requests "{\"host\": \"$h\", \"n\": 1, \"head\": \"gitsyncd/w\"}" >/dev/null
+    ctl POST seed-requests "{\"host\": \"$h\", \"n\": 100, \"head\": \"later/{i}\"}" >/dev/null
+done
+n0=$(py 'len(L)')
+found=
+ft github https://github.com/acme/cfg.git "$GH" pull gitsyncd/w main && found="$found $(cat "$T/out")"
+ft gitlab https://gitlab.example.com/g/cfg.git "$GL" pull gitsyncd/w main && found="$found $(cat "$T/out")"
+ft gitea https://gitea.example.com/acme/cfg.git "$GT" pull gitsyncd/w main && found="$found $(cat "$T/out")"
+ft bitbucket https://bitbucket.org/acme/cfg.git "$BB" pull gitsyncd/w main && found="$found $(cat "$T/out")"
+ft bitbucket-server https://bb.example.com/scm/PRJ/cfg.git "$BS" pull gitsyncd/w main && found="$found $(cat "$T/out")"
+is "behind 100 newer requests by others, each host finds request 21 from gitsyncd/w" "$found" " 21 21 21 21 21"
+is "... by the host's own filter where it has one, else page by page (Gitea)" \
+    "$(py '[(r["host"], r["query"].get("head") or r["query"].get("source_branch") or r["query"].get("q") or r["query"].get("at") or "page " + r["query"].get("page", "1")) for r in L['"$n0"':]]')" \
+    "[('github', 'acme:gitsyncd/w'), ('gitlab', 'gitsyncd/w'), ('gitea', 'page 1'), ('gitea', 'page 2'), ('gitea', 'page 3'), ('bitbucket', 'source.branch.name=\"gitsyncd/w\"'), ('bbs', 'refs/heads/gitsyncd/w')]"
+ft gitea https://gitea.example.com/acme/cfg.git "$GT" pull gitsyncd/other main
+is "Gitea: none from another head, after reading every page" "$(cat "$T/out") $(tail -n 1 "$T/err")" "none requests 3 retries 0"
+ft bitbucket https://bitbucket.org/acme/cfg.git "$BB" pull gitsyncd/other main
+is "Bitbucket Cloud: none from another head" "$(cat "$T/out")" "none"
+n0=$(py 'len(L)')
+ctl POST link "{\"url\": \"http://localhost:$SPORT/bitbucket/2.0/repositories/acme/cfg/pullrequests?page=2\"}" >/dev/null
+ft bitbucket https://bitbucket.org/acme/cfg.git "$BB" pull gitsyncd/other main; rc=$?
+is "a next page of requests on another origin is refused, never asked" "$rc $(py 'len(L)') $(grep -c 'refusing a URL outside' "$T/err")" "1 $((n0 + 1)) 1"
+# A host that always names a next page: at most 100 pages, then an error.
+ctl POST link "{\"url\": \"$GT/repos/acme/cfg/pulls?state=open&limit=50&page=2\", \"times\": 1000}" >/dev/null
+ft gitea https://gitea.example.com/acme/cfg.git "$GT" pull gitsyncd/other main; rc=$?
+is "endless pages of requests: an error after 100 pages" "$rc $(tail -n 1 "$T/err")" "1 requests 100 retries 0"
+like "... saying so" "$(cat "$T/err")" "gitea GET /repos/acme/cfg/pulls: more than 100 pages of requests, gave up"
+ctl POST link '{"url": "", "times": 0}' >/dev/null
 
 unlike "no error message carries the token" "$(cat "$T/all.err")" "$TOKEN"
 
