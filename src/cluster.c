@@ -69,6 +69,7 @@ struct cluster {
     bool ws_changed;
     struct cl_conn *conns;
     double down_until;        /* now_mono() before which no thread reconnects */
+    char *refusal;            /* why the last cluster_run_job ran nothing */
 };
 
 static const char *const cl_schema_v1[] = {
@@ -136,7 +137,7 @@ cl_pg_error(const char *msg)
 static PGconn *
 cl_connect(struct cluster *cl, char **err)
 {
-    const char *keys[12], *vals[12];
+    const char *keys[14], *vals[14];
     char timeout[32];
     PGconn *pg;
     int n = 0;
@@ -147,13 +148,18 @@ cl_connect(struct cluster *cl, char **err)
              cl->connect_timeout_ms < 2000 ? 2 : (cl->connect_timeout_ms + 999) / 1000);
     keys[n] = "connect_timeout", vals[n++] = timeout;
     keys[n] = "application_name", vals[n++] = cl->appname;
-    /* A dead peer (replica host gone, network cut) is noticed within
-     * seconds, and with it the session's advisory locks go. */
+    /* A dead peer is noticed within seconds on both ends: here (the
+     * database's host gone) by the client's keepalives, there (this
+     * replica's host gone, its network cut) by the session's own
+     * tcp_keepalives_* below, so that its advisory locks go with it. */
     keys[n] = "keepalives", vals[n++] = "1";
     keys[n] = "keepalives_idle", vals[n++] = "5";
     keys[n] = "keepalives_interval", vals[n++] = "2";
     keys[n] = "keepalives_count", vals[n++] = "3";
     keys[n] = "tcp_user_timeout", vals[n++] = "10000";
+    /* A database that hangs must not hold a request or a worker for long. */
+    keys[n] = "options", vals[n++] = "-c statement_timeout=15000 -c tcp_keepalives_idle=5"
+                                     " -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3";
     keys[n] = "dbname", vals[n++] = cl->conninfo;
     if (cl->password != NULL)
         keys[n] = "password", vals[n++] = cl->password;
@@ -917,6 +923,27 @@ cl_merge(const struct config *cfg, struct job *job, const char *kind, const char
     json_decref(b);
 }
 
+/* Remember why a job was not run (for `sync --once`). */
+static void
+cl_refuse(struct cluster *cl, char *why)
+{
+    pthread_mutex_lock(&cl->lock);
+    free(cl->refusal);
+    cl->refusal = why;
+    pthread_mutex_unlock(&cl->lock);
+}
+
+const char *
+cluster_last_refusal(struct cluster *cl)
+{
+    const char *s;
+
+    pthread_mutex_lock(&cl->lock);
+    s = cl->refusal;
+    pthread_mutex_unlock(&cl->lock);
+    return s;
+}
+
 /* The id of workspace ws, registered if need be; 0 with *err. */
 static long long
 cl_ws_id(struct cluster *cl, PGconn *pg, const struct config_workspace *ws, char **err)
@@ -953,7 +980,9 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
     PGconn *pg;
     struct job *job = NULL;
     char *err = NULL, idbuf[32], maxbuf[32], newbase[64], *audit = NULL, *known = NULL;
+    char *audit_before = NULL;
     const char *p[7];
+    bool audit_changed = false;
     json_t *a;
     long long id, maxid = 0;
     int rc = 0, i, nev;
@@ -963,7 +992,7 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
     if (pg == NULL) {
         log_warn("cluster database unavailable: the job waits until it is back", "workspace",
                  ws->name, "error", err);
-        free(err);
+        cl_refuse(cl, err);
         return 0;
     }
     id = cl_ws_id(cl, pg, ws, &err);
@@ -981,6 +1010,20 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
         /* Its holder runs it; what came in meanwhile it finds after. */
         log_debug("cluster: the workspace runs on another replica", "workspace", ws->name,
                   "replica", cl->replica);
+        if (cl_exec(pg, "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
+                        " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND l.classid = " CL_LOCK_CLASS "::bigint::oid"
+                        " AND l.objid = $1::bigint::oid AND l.objsubid = 2", 1, p, &r, &err) == 0 &&
+            PQntuples(r) > 0) {
+            const char *app = PQgetvalue(r, 0, 0);
+
+            cl_refuse(cl, xasprintf("replica %s is syncing it now",
+                                    strncmp(app, "gitsyncd/", 9) == 0 ? app + 9 : app));
+        } else {
+            cl_refuse(cl, xstrdup("another replica is syncing it now"));
+        }
+        PQclear(r);
+        free(err);
         return 0;
     }
     if (cl_exec(pg, "SELECT base, audit::text, coalesce(not_before > now(), false)"
@@ -989,6 +1032,7 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
         goto dberr;
     if (strcmp(PQgetvalue(r, 0, 2), "t") == 0 && (wake == NULL || !wake->full)) {
         /* Backing off after failures, cluster-wide: the sweep wakes it. */
+        cl_refuse(cl, xstrdup("it is backing off after failed jobs"));
         PQclear(r);
         r = NULL;
         goto unlock;
@@ -1040,6 +1084,11 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
             reconcile_audit_import(ws, a);
         json_decref(a);
     }
+    /* What the audit state was, so that an unchanged one is not written
+     * back (it may hold thousands of actors). */
+    a = reconcile_audit_export(ws);
+    audit_before = a != NULL ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(a);
     PQclear(r);
     r = NULL;
     if (rc == 0)
@@ -1054,8 +1103,9 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
         err = NULL;
     }
     a = reconcile_audit_export(ws);
-    audit = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
+    audit = a != NULL ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(a);
+    audit_changed = audit != NULL && (audit_before == NULL || strcmp(audit, audit_before) != 0);
     snprintf(maxbuf, sizeof maxbuf, "%lld", maxid);
     p[0] = ws->name;
     p[1] = maxbuf;
@@ -1063,20 +1113,23 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
     p[3] = audit;
     p[4] = cl->replica;
     p[5] = idbuf;
+    p[6] = audit_changed ? "t" : "f";
     if (rc == 0) {
         if (cl_exec(pg,
                     "WITH d AS (DELETE FROM gitsyncd_events WHERE workspace = $1 AND id <= $2::bigint)"
-                    " UPDATE gitsyncd_workspaces SET base = $3, audit = $4::jsonb, failures = 0,"
+                    " UPDATE gitsyncd_workspaces SET base = $3,"
+                    " audit = CASE WHEN $7::boolean THEN $4::jsonb ELSE audit END, failures = 0,"
                     " not_before = NULL, last_job = now(), last_result = 'ok', last_replica = $5"
-                    " WHERE id = $6::integer", 6, p, NULL, &err) != 0)
+                    " WHERE id = $6::integer", 7, p, NULL, &err) != 0)
             goto dberr;
     } else {
         /* The events stay: their actors are wanted when it goes through. */
         if (cl_exec(pg,
-                    "UPDATE gitsyncd_workspaces SET base = $3, audit = $4::jsonb,"
+                    "UPDATE gitsyncd_workspaces SET base = $3,"
+                    " audit = CASE WHEN $7::boolean THEN $4::jsonb ELSE audit END,"
                     " failures = failures + 1, not_before = now() + least(300, 2 ^ least(failures, 9))"
                     " * interval '1 second', last_job = now(), last_result = 'error', last_replica = $5"
-                    " WHERE id = $6::integer AND $1 IS NOT NULL AND $2 IS NOT NULL", 6, p, NULL,
+                    " WHERE id = $6::integer AND $1 IS NOT NULL AND $2 IS NOT NULL", 7, p, NULL,
                     &err) != 0)
             goto dberr;
     }
@@ -1096,7 +1149,7 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
 dberr:
     log_error("cluster database statement failed: the workspace's events stay for the next job",
               "workspace", ws->name, "replica", cl->replica, "error", err);
-    free(err);
+    cl_refuse(cl, err);
     err = NULL;
     PQclear(r);
     r = NULL;
@@ -1118,10 +1171,11 @@ unlock:
         }
     }
     cl_check_conn(cl);
-    if (more)
+    if (more && cl->q != NULL)
         queue_add_wake(cl->q, ws->name);
     free(known);
     free(audit);
+    free(audit_before);
     job_free(job);
     return rc;
 }
@@ -1165,5 +1219,66 @@ cluster_free(struct cluster *cl)
     free(cl->password);
     free(cl->replica);
     free(cl->appname);
+    free(cl->refusal);
     free(cl);
+}
+
+int
+cluster_probe(const struct config *cfg, const char *workspace, char **report)
+{
+    struct cluster *cl = cluster_new(cfg);
+    PGresult *r = NULL;
+    PGconn *pg;
+    const char *p[1] = { workspace };
+    char *err = NULL;
+    int version, rc = -1;
+
+    *report = NULL;
+    pg = cl_connect(cl, &err);
+    if (pg == NULL) {
+        *report = xasprintf("%s: check cluster.database and its password", err);
+        goto out;
+    }
+    if (cl_exec(pg, "SELECT to_regclass('gitsyncd_schema') IS NOT NULL", 0, NULL, &r, &err) != 0)
+        goto fail;
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+        *report = xstrdup("reachable; no gitsyncd schema yet: the first replica to start creates it "
+                          "(the role needs CREATE on the database)");
+        rc = 0;
+        goto out;
+    }
+    PQclear(r);
+    if (cl_exec(pg, "SELECT coalesce(max(version), 0) FROM gitsyncd_schema", 0, NULL, &r, &err) != 0)
+        goto fail;
+    version = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    if (version > CL_SCHEMA_VERSION) {
+        *report = xasprintf("schema version %d is newer than this gitsyncd's %d: upgrade it",
+                            version, CL_SCHEMA_VERSION);
+        goto out;
+    }
+    if (cl_exec(pg,
+                "SELECT (SELECT count(*) FROM gitsyncd_events WHERE workspace = $1),"
+                " (SELECT a.application_name FROM gitsyncd_workspaces w JOIN pg_locks l"
+                "  ON l.locktype = 'advisory' AND l.granted AND l.classid = " CL_LOCK_CLASS "::bigint::oid"
+                "  AND l.objid = w.id::bigint::oid AND l.objsubid = 2"
+                "  JOIN pg_stat_activity a ON a.pid = l.pid WHERE w.name = $1 LIMIT 1),"
+                " (SELECT string_agg(name, ', ' ORDER BY name) FROM gitsyncd_replicas"
+                "  WHERE seen > now() - interval '1 minute')", 1, p, &r, &err) != 0)
+        goto fail;
+    *report = xasprintf("reachable, schema %d; %s events waiting for this workspace; held by %s; "
+                        "replicas seen in the last minute: %s", version, PQgetvalue(r, 0, 0),
+                        PQgetisnull(r, 0, 1) ? "none now" : PQgetvalue(r, 0, 1),
+                        PQgetisnull(r, 0, 2) ? "none" : PQgetvalue(r, 0, 2));
+    rc = 0;
+    goto out;
+fail:
+    *report = xstrdup(err);
+out:
+    PQclear(r);
+    PQfinish(pg);
+    free(err);
+    cluster_free(cl);
+    return rc;
 }

@@ -179,6 +179,8 @@ static const struct config_field config_top_fields[] = {
     FEND,
 };
 
+static char *config_conninfo_shown(const char *conninfo, char **password);
+
 /* An error at a node's position. */
 static int
 config_fail(struct config_parser *cp, const struct ynode *n, const char *fmt,
@@ -745,6 +747,16 @@ config_parse(const char *name, const char *data, size_t len,
     }
     if (config_map(&cp, root, config_top_fields, cp.cfg, "") != 0)
         goto fail;
+    if (cp.cfg->cluster.database != NULL) {
+        /* A password written into the conninfo is a secret like the others
+         * (the raw text, as a quoted or escaped one may appear in logs). */
+        char *pw = NULL, *shown = config_conninfo_shown(cp.cfg->cluster.database, &pw);
+
+        if (pw != NULL && strlen(pw) >= 4)
+            log_add_secret(pw);
+        free(pw);
+        free(shown);
+    }
     ytree_free(root);
     *out = cp.cfg;
     return 0;
@@ -847,7 +859,7 @@ config_secret_shown(const char *s)
  * user:password@ and ?password=, or a key=value list's password=.
  */
 static char *
-config_conninfo_shown(const char *conninfo)
+config_conninfo_shown(const char *conninfo, char **password)
 {
     struct buf b;
     const char *p = conninfo, *at, *end, *colon, *q;
@@ -861,6 +873,8 @@ config_conninfo_shown(const char *conninfo)
         if (colon != NULL) {
             buf_add(&b, conninfo, (size_t)(colon - conninfo));
             buf_adds(&b, ":***");
+            if (password != NULL && *password == NULL && at > colon + 1)
+                *password = xstrndup(colon + 1, (size_t)(at - colon - 1));
             p = at;
         } else {
             p = conninfo;
@@ -868,6 +882,8 @@ config_conninfo_shown(const char *conninfo)
         while ((q = strstr(p, "password=")) != NULL && (q[-1] == '?' || q[-1] == '&')) {
             buf_add(&b, p, (size_t)(q - p));
             buf_adds(&b, "password=***");
+            if (password != NULL && *password == NULL && strcspn(q + 9, "&") > 0)
+                *password = xstrndup(q + 9, strcspn(q + 9, "&"));
             p = q + 9 + strcspn(q + 9, "&");
         }
         buf_adds(&b, p);
@@ -896,6 +912,8 @@ config_conninfo_shown(const char *conninfo)
             q += strcspn(q, " \t\n");
         }
         buf_addc(&b, '=');
+        if (secret && password != NULL && *password == NULL && q > p)
+            *password = xstrndup(p, (size_t)(q - p));
         if (secret)
             buf_adds(&b, "***");
         else
@@ -937,7 +955,7 @@ config_print(FILE *f, const struct config *cfg)
     fprintf(f, "\n");
     fprintf(f, "  log             %s, %s\n", log_level_name(cfg->log_level), log_format_name(cfg->log_format));
     if (cfg->cluster.database != NULL) {
-        u = config_conninfo_shown(cfg->cluster.database);
+        u = config_conninfo_shown(cfg->cluster.database, NULL);
         fprintf(f, "  cluster         database %s, password %s\n", u,
                 cfg->cluster.password != NULL ? "<redacted> (password or password_file)"
                                               : "(none: libpq's own, e.g. ~/.pgpass)");

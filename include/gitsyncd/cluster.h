@@ -69,6 +69,17 @@ int cluster_run_job(struct cluster *cl, const struct config *cfg,
                     const struct config_workspace *ws, const struct job *wake,
                     job_fn fn, void *arg);
 
+/* Why the last cluster_run_job ran nothing (lock busy: which replica holds
+ * it; database unavailable; backoff), or NULL. */
+const char *cluster_last_refusal(struct cluster *cl);
+
+/*
+ * `gitsyncd doctor`: connect with cfg's cluster settings and say, in
+ * *report (caller frees), what the database holds for workspace.  0 when
+ * it is usable.
+ */
+int cluster_probe(const struct config *cfg, const char *workspace, char **report);
+
 /* Stop the listener; close every connection (threads using them stopped). */
 void cluster_stop(struct cluster *cl);
 void cluster_free(struct cluster *cl);
