@@ -1,18 +1,27 @@
 #!/bin/bash
-# Cluster mode (issue 18) beside the single process, in one run:
-#  1. platform change -> commit on the remote, p50/p99, through 3 replicas
-#     behind HAProxy (PostgreSQL 15) and through one process without a
-#     cluster: key, the same changes interleaved in rounds;
+# Cluster mode (issue 18) beside the single process, in one run, with a
+# throwaway PostgreSQL 15 (fsync on) and HAProxy (health check GET /readyz)
+# in front of 3 replicas, all on 127.0.0.1:
+#  1. platform change -> commit on the remote (from the API write to the
+#     new commit on the bare remote), p50/p99, through the 3 replicas (the
+#     demo platform's webhooks to HAProxy) and through one process without
+#     a cluster: key: BENCH_CHANGES (200) each, interleaved in
+#     BENCH_LATENCY_ROUNDS (4) rounds, BENCH_GAP_MS (100) between changes;
+#     gitsyncd's event_to_commit_seconds beside it;
 #  2. webhook intake (signed 8 KB GitHub pushes for the workspace's branch,
 #     each with a delivery id of its own, so each is committed to the
 #     database): one replica, the three behind HAProxy, the single process,
-#     and nginx `return 202;` as the ceiling;
-#  3. BENCH_WORKSPACES (default 1000) workspaces on one demo platform and
-#     one bare remote (a branch each), sync.interval 10m: start of the 3
-#     replicas -> every branch imported, peak RSS per replica, jobs per
-#     replica, the most jobs at once per replica, the platform's request
-#     rate (counted by HAProxy in front of it); and the same workspaces in
-#     one process beside it.
+#     nginx `return 202;` as the ceiling (BENCH_ROUNDS of BENCH_SECONDS with
+#     BENCH_CONNECTIONS), and pgbench running gitsyncd's intake statement;
+#  3. BENCH_WORKSPACES (1000) workspaces on one demo platform (HAProxy in
+#     front counts its requests), a bare repository each, sync.interval
+#     10m: start of the 3 replicas -> every workspace imported, peak RSS
+#     per replica, jobs per replica, the most jobs at once, the platform's
+#     request rate; the same in one process; and the 3 replicas once more
+#     with ONE bare repository holding a branch per workspace (stopped
+#     after BENCH_SHARED_LIMIT, 120 s).
+# Needs root (PostgreSQL then runs as user postgres) or a user who may run
+# initdb; BENCH_KEEP=1 keeps the temporary directory and its logs.
 set -eu
 . "$(dirname "$0")/lib.sh"
 N=${BENCH_CHANGES:-200}
