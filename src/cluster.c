@@ -30,6 +30,16 @@
 #define CL_MAX_EVENTS "10000"
 /* A replica not seen for this many sweeps is taken for dead (cold start). */
 #define CL_DEAD_SWEEPS 3
+/*
+ * Affinity: a workspace's events go first to the replica that ran its last
+ * job, whose mirror and base are current (another one fetches first: about
+ * 10 ms more per change).  The others try it this much later, in case that
+ * replica is gone or busy.
+ */
+#define CL_AFFINITY_MS 100
+/* Wakes put off for affinity, at most (then they go at once). */
+#define CL_MAX_DEFERRED 4096
+
 /* At start-up the first full reconciles are spread over this much per
  * workspace, at most CL_SPREAD_MAX_MS: the platform is not stampeded. */
 #define CL_SPREAD_PER_WS_MS 20
@@ -104,8 +114,12 @@ static const char *const cl_schema_v1[] = {
     " name text PRIMARY KEY,"
     " started timestamptz NOT NULL DEFAULT now(),"
     " seen timestamptz NOT NULL DEFAULT now())",
+    /* The payload: the workspace, a newline, the replica that ran its
+     * last job (affinity: its mirror is current). */
     "CREATE FUNCTION gitsyncd_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN PERFORM pg_notify('gitsyncd', NEW.workspace); RETURN NULL; END $$",
+    " BEGIN PERFORM pg_notify('gitsyncd', NEW.workspace || E'\\n' || coalesce("
+    "(SELECT last_replica FROM gitsyncd_workspaces WHERE name = NEW.workspace), ''));"
+    " RETURN NULL; END $$",
     "CREATE TRIGGER gitsyncd_events_notify AFTER INSERT ON gitsyncd_events"
     " FOR EACH ROW EXECUTE FUNCTION gitsyncd_notify()",
 };
@@ -603,6 +617,65 @@ cl_wait(struct cluster *cl, int sock, long long ms)
     return !atomic_load(&cl->stopping);
 }
 
+/* A wake put off for affinity (the listener's own list). */
+struct cl_deferred {
+    char *workspace;
+    double due; /* now_mono() */
+};
+
+/*
+ * A notification: wake the workspace now if this replica ran its last job
+ * (or nobody did), else put the wake off for CL_AFFINITY_MS.
+ */
+static void
+cl_notified(struct cluster *cl, const char *payload, struct cl_deferred *d, size_t *nd)
+{
+    const char *nl = strchr(payload, '\n');
+    char *ws = nl != NULL ? xstrndup(payload, (size_t)(nl - payload)) : xstrdup(payload);
+    const char *last = nl != NULL ? nl + 1 : "";
+    size_t i;
+
+    if (!cl_configured(cl, ws)) {
+        free(ws);
+        return;
+    }
+    if (*last == '\0' || strcmp(last, cl->replica) == 0 || *nd >= CL_MAX_DEFERRED) {
+        queue_add_wake(cl->q, ws);
+        free(ws);
+        return;
+    }
+    for (i = 0; i < *nd; i++) {
+        if (strcmp(d[i].workspace, ws) == 0) {
+            free(ws);
+            return; /* already put off: the earlier time stands */
+        }
+    }
+    d[*nd].workspace = ws;
+    d[*nd].due = now_mono() + CL_AFFINITY_MS / 1000.0;
+    (*nd)++;
+}
+
+/* Wake the put-off workspaces that are due; the time of the next, or 0. */
+static double
+cl_deferred_run(struct cluster *cl, struct cl_deferred *d, size_t *nd)
+{
+    double now = now_mono(), next = 0;
+    size_t i = 0;
+
+    while (i < *nd) {
+        if (d[i].due <= now) {
+            queue_add_wake(cl->q, d[i].workspace);
+            free(d[i].workspace);
+            d[i] = d[--*nd];
+            continue;
+        }
+        if (next == 0 || d[i].due < next)
+            next = d[i].due;
+        i++;
+    }
+    return next;
+}
+
 /* The listener thread: LISTEN, wake workers, sweep, claim due fulls. */
 static void *
 cl_listen(void *arg)
@@ -610,7 +683,9 @@ cl_listen(void *arg)
     struct cluster *cl = arg;
     PGconn *pg = NULL;
     PGnotify *note;
-    double next_sweep = 0, next_due = 0, now;
+    double next_sweep = 0, next_due = 0, next_deferred, now, until;
+    struct cl_deferred *deferred = xcalloc(CL_MAX_DEFERRED, sizeof *deferred);
+    size_t ndeferred = 0;
     long long backoff = 500, wait;
     char *err = NULL;
     bool starting = true, told = false, changed;
@@ -668,7 +743,11 @@ cl_listen(void *arg)
             next_due = now + 1.0;
         if (now >= next_sweep)
             next_sweep = now + (double)cl->sweep_ms / 1000;
-        wait = (long long)(((next_due < next_sweep ? next_due : next_sweep) - now_mono()) * 1000);
+        next_deferred = cl_deferred_run(cl, deferred, &ndeferred);
+        until = next_due < next_sweep ? next_due : next_sweep;
+        if (next_deferred > 0 && next_deferred < until)
+            until = next_deferred;
+        wait = (long long)((until - now_mono()) * 1000);
         if (!cl_wait(cl, PQsocket(pg), wait + 1))
             break;
         if (PQconsumeInput(pg) == 0 || PQstatus(pg) != CONNECTION_OK) {
@@ -686,11 +765,13 @@ cl_listen(void *arg)
             continue;
         }
         while ((note = PQnotifies(pg)) != NULL) {
-            if (cl_configured(cl, note->extra))
-                queue_add_wake(cl->q, note->extra);
+            cl_notified(cl, note->extra, deferred, &ndeferred);
             PQfreemem(note);
         }
     }
+    while (ndeferred > 0)
+        free(deferred[--ndeferred].workspace);
+    free(deferred);
     PQfinish(pg);
     free(err);
     return NULL;
