@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <git2.h>
 
+#include "gitsyncd/cluster.h"
 #include "gitsyncd/cmd.h"
 #include "gitsyncd/config.h"
 #include "gitsyncd/forge.h"
@@ -249,6 +250,13 @@ cmd_doctor(int argc, char **argv)
     doctor_platform(ws, prof, &bad);
     branch = doctor_remote(cfg, ws, prof, &bad);
     doctor_protection(ws, branch, &bad);
+    if (cfg->cluster.database != NULL) {
+        char *report = NULL;
+        int rc = cluster_probe(cfg, ws->name, &report);
+
+        doctor_line(&bad, rc == 0, "cluster", "%s", report);
+        free(report);
+    }
     doctor_line(&bad, ws->platform.webhook_secret != NULL || ws->platform.insecure_no_signature,
                 "events", "%s", ws->platform.webhook_secret != NULL ? "platform.webhook_secret set"
                 : ws->platform.insecure_no_signature ? "platform events accepted unsigned (insecure_no_signature)"

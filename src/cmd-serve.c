@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "gitsyncd/check.h"
+#include "gitsyncd/cluster.h"
 #include "gitsyncd/cmd.h"
 #include "gitsyncd/config.h"
 #include "gitsyncd/http.h"
@@ -43,6 +44,7 @@ struct serve {
     struct config *cfg; /* current; owned by the queue */
     struct queue *queue;
     struct http_server *http;
+    struct cluster *cluster; /* cluster mode, or NULL */
     struct serve_timer *timers;
     size_t ntimers;
 };
@@ -214,6 +216,16 @@ serve_job(const struct config *cfg, const struct config_workspace *ws,
     return rc;
 }
 
+/* Cluster mode's job function: the job is made from the database. */
+static int
+serve_cluster_job(const struct config *cfg, const struct config_workspace *ws,
+                  const struct job *job, void *arg)
+{
+    struct serve *sv = arg;
+
+    return cluster_run_job(sv->cluster, cfg, ws, job, serve_job, NULL);
+}
+
 /* Timer: queue a full reconcile. */
 static void
 serve_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -240,7 +252,8 @@ serve_timers(struct serve *sv)
     free(sv->timers);
     sv->timers = xcalloc(sv->cfg->nworkspaces + 1, sizeof *sv->timers);
     sv->ntimers = 0;
-    for (i = 0; i < sv->cfg->nworkspaces; i++) {
+    /* In a cluster the database says when a full reconcile is due. */
+    for (i = 0; sv->cluster == NULL && i < sv->cfg->nworkspaces; i++) {
         const struct config_workspace *ws = &sv->cfg->workspaces[i];
         struct serve_timer *t;
 
@@ -265,8 +278,13 @@ serve_all_full(struct serve *sv)
 
     for (i = 0; i < sv->cfg->nworkspaces; i++) {
         names[i] = sv->cfg->workspaces[i].name;
-        queue_add_full(sv->queue, names[i]);
+        if (sv->cluster == NULL)
+            queue_add_full(sv->queue, names[i]);
     }
+    /* A cluster runs new workspaces' first full reconcile when it
+     * registers them, and the others' when they are due. */
+    if (sv->cluster != NULL)
+        cluster_set_workspaces(sv->cluster, sv->cfg);
     status_keep_only(names);
     free(names);
 }
@@ -415,12 +433,21 @@ cmd_serve(int argc, char **argv)
     reconcile_set_request_observer(serve_observe_request, NULL);
 
     sv.base = event_base_new();
-    sv.queue = queue_new(sv.cfg->workers, serve_job, NULL, sv.cfg);
-    sv.http = http_start(sv.base, sv.cfg, sv.queue, &err);
+    if (sv.cfg->cluster.database != NULL) {
+        sv.cluster = cluster_new(sv.cfg);
+        log_info("cluster mode: replicas share the work through PostgreSQL", "replica",
+                 cluster_replica(sv.cluster));
+        sv.queue = queue_new(sv.cfg->workers, serve_cluster_job, &sv, sv.cfg);
+        cluster_start(sv.cluster, sv.queue);
+    } else {
+        sv.queue = queue_new(sv.cfg->workers, serve_job, NULL, sv.cfg);
+    }
+    sv.http = http_start(sv.base, sv.cfg, sv.queue, sv.cluster, &err);
     if (sv.http == NULL) {
         fprintf(stderr, "gitsyncd: %s\n", err);
         free(err);
         queue_free(sv.queue);
+        cluster_free(sv.cluster);
         event_base_free(sv.base);
         statelock_release(lock);
         return EXIT_FAILURE_RUNTIME;
@@ -456,7 +483,11 @@ cmd_serve(int argc, char **argv)
     event_free(sigint);
     event_free(sighup);
     http_free(sv.http);
+    /* The listener wakes workers: it stops first; the connections close
+     * once the workers are gone. */
+    cluster_stop(sv.cluster);
     queue_free(sv.queue);
+    cluster_free(sv.cluster);
     event_base_free(sv.base);
     reconcile_shutdown();
     status_shutdown();

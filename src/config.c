@@ -147,6 +147,15 @@ static const struct config_field config_workspace_fields[] = {
     FEND,
 };
 
+static const struct config_field config_cluster_fields[] = {
+    FR("database", CT_STRING, struct config_cluster, database),
+    F("password", CT_SECRET, struct config_cluster, password),
+    F("replica", CT_STRING, struct config_cluster, replica),
+    FN("sweep", CT_DURATION, struct config_cluster, sweep_ms, 100, 3600000),
+    FN("connect_timeout", CT_DURATION, struct config_cluster, connect_timeout_ms, 100, 600000),
+    FEND,
+};
+
 static const struct config_field config_top_fields[] = {
     F("listen", CT_STRING, struct config, listen),
     F("admin_listen", CT_STRING, struct config, admin_listen),
@@ -165,9 +174,12 @@ static const struct config_field config_top_fields[] = {
     F("hide_workspaces", CT_BOOL, struct config, hide_workspaces),
     { "trusted_proxies", CT_NETS, 0, false, 0, 0, NULL, NULL },
     { "log", CT_MAP, 0, false, 0, 0, NULL, config_log_fields },
+    FM("cluster", struct config, cluster, config_cluster_fields, false),
     { "workspaces", CT_WORKSPACES, 0, true, 0, 0, NULL, NULL },
     FEND,
 };
+
+static char *config_conninfo_shown(const char *conninfo, char **password);
 
 /* An error at a node's position. */
 static int
@@ -710,6 +722,8 @@ config_defaults(struct config *cfg)
     cfg->max_connections = 1024;
     cfg->log_level = LOG_INFO;
     cfg->log_format = LOG_FORMAT_LOGFMT;
+    cfg->cluster.sweep_ms = 5000;
+    cfg->cluster.connect_timeout_ms = 2000;
 }
 
 int
@@ -733,6 +747,16 @@ config_parse(const char *name, const char *data, size_t len,
     }
     if (config_map(&cp, root, config_top_fields, cp.cfg, "") != 0)
         goto fail;
+    if (cp.cfg->cluster.database != NULL) {
+        /* A password written into the conninfo is a secret like the others
+         * (the raw text, as a quoted or escaped one may appear in logs). */
+        char *pw = NULL, *shown = config_conninfo_shown(cp.cfg->cluster.database, &pw);
+
+        if (pw != NULL && strlen(pw) >= 4)
+            log_add_secret(pw);
+        free(pw);
+        free(shown);
+    }
     ytree_free(root);
     *out = cp.cfg;
     return 0;
@@ -830,6 +854,76 @@ config_secret_shown(const char *s)
     return s != NULL ? "<redacted>" : "(none)";
 }
 
+/*
+ * The cluster's database conninfo with any password shown as ***: a URI's
+ * user:password@ and ?password=, or a key=value list's password=.
+ */
+static char *
+config_conninfo_shown(const char *conninfo, char **password)
+{
+    struct buf b;
+    const char *p = conninfo, *at, *end, *colon, *q;
+
+    buf_init(&b);
+    if (strncmp(conninfo, "postgres://", 11) == 0 || strncmp(conninfo, "postgresql://", 13) == 0) {
+        p = strstr(conninfo, "://") + 3;
+        end = p + strcspn(p, "/?");
+        at = memchr(p, '@', (size_t)(end - p));
+        colon = at != NULL ? memchr(p, ':', (size_t)(at - p)) : NULL;
+        if (colon != NULL) {
+            buf_add(&b, conninfo, (size_t)(colon - conninfo));
+            buf_adds(&b, ":***");
+            if (password != NULL && *password == NULL && at > colon + 1)
+                *password = xstrndup(colon + 1, (size_t)(at - colon - 1));
+            p = at;
+        } else {
+            p = conninfo;
+        }
+        while ((q = strstr(p, "password=")) != NULL && (q[-1] == '?' || q[-1] == '&')) {
+            buf_add(&b, p, (size_t)(q - p));
+            buf_adds(&b, "password=***");
+            if (password != NULL && *password == NULL && strcspn(q + 9, "&") > 0)
+                *password = xstrndup(q + 9, strcspn(q + 9, "&"));
+            p = q + 9 + strcspn(q + 9, "&");
+        }
+        buf_adds(&b, p);
+        return buf_detach(&b);
+    }
+    /* key = value pairs; a value may be 'quoted' with \\ escapes. */
+    while (*p != '\0') {
+        const char *key = p + strspn(p, " \t\n"), *eq = key + strcspn(key, " \t\n=");
+        bool secret = (size_t)(eq - key) == 8 && strncmp(key, "password", 8) == 0;
+
+        buf_add(&b, p, (size_t)(eq - p));
+        p = eq + strspn(eq, " \t\n");
+        if (*p != '=')
+            break;
+        p++;
+        p += strspn(p, " \t\n");
+        q = p;
+        if (*q == '\'') {
+            for (q++; *q != '\0' && *q != '\''; q++) {
+                if (*q == '\\' && q[1] != '\0')
+                    q++;
+            }
+            if (*q == '\'')
+                q++;
+        } else {
+            q += strcspn(q, " \t\n");
+        }
+        buf_addc(&b, '=');
+        if (secret && password != NULL && *password == NULL && q > p)
+            *password = xstrndup(p, (size_t)(q - p));
+        if (secret)
+            buf_adds(&b, "***");
+        else
+            buf_add(&b, p, (size_t)(q - p));
+        p = q;
+    }
+    buf_adds(&b, p);
+    return buf_detach(&b);
+}
+
 void
 config_print(FILE *f, const struct config *cfg)
 {
@@ -860,6 +954,18 @@ config_print(FILE *f, const struct config *cfg)
     }
     fprintf(f, "\n");
     fprintf(f, "  log             %s, %s\n", log_level_name(cfg->log_level), log_format_name(cfg->log_format));
+    if (cfg->cluster.database != NULL) {
+        u = config_conninfo_shown(cfg->cluster.database, NULL);
+        fprintf(f, "  cluster         database %s, password %s\n", u,
+                cfg->cluster.password != NULL ? "<redacted> (password or password_file)"
+                                              : "(none: libpq's own, e.g. ~/.pgpass)");
+        free(u);
+        fprintf(f, "  cluster replica %s, sweep %lldms, connect timeout %lldms\n",
+                cfg->cluster.replica != NULL ? cfg->cluster.replica : "(default: <hostname>-<pid>)",
+                cfg->cluster.sweep_ms, cfg->cluster.connect_timeout_ms);
+    } else {
+        fprintf(f, "  cluster         off (one process)\n");
+    }
     fprintf(f, "  workspaces      %zu\n", cfg->nworkspaces);
     for (i = 0; i < cfg->nworkspaces; i++) {
         ws = &cfg->workspaces[i];

@@ -608,6 +608,67 @@ gitstore_base_get(struct gitstore *gs, git_oid *base, bool *exists, char **err)
     return 0;
 }
 
+/*
+ * Cluster mode: where a workspace's base is published on the remote, and
+ * where the mirror keeps what it fetched from there.
+ */
+#define GITSTORE_PUBLISHED_PREFIX "refs/gitsyncd/base/"
+#define GITSTORE_FETCHED_BASE_REF "refs/gitsyncd/published-base"
+
+enum gitstore_result
+gitstore_base_adopt(struct gitstore *gs, const char *workspace, const git_oid *want,
+                    char **err)
+{
+    git_oid have;
+    git_object *obj = NULL;
+    git_reference *ref = NULL;
+    enum gitstore_result r;
+    char *remote_ref, hex[GIT_OID_HEXSZ + 1];
+    bool exists;
+
+    if (gitstore_base_get(gs, &have, &exists, err) != 0)
+        return GITSTORE_ERROR;
+    if (exists && git_oid_equal(&have, want))
+        return GITSTORE_OK;
+    git_oid_tostr(hex, sizeof hex, want);
+    if (git_object_lookup(&obj, gs->repo, want, GIT_OBJECT_COMMIT) != 0) {
+        remote_ref = xasprintf(GITSTORE_PUBLISHED_PREFIX "%s", workspace);
+        r = gitstore_fetch_ref(gs, remote_ref, GITSTORE_FETCHED_BASE_REF, err);
+        free(remote_ref);
+        if (r != GITSTORE_OK)
+            return r;
+        if (git_object_lookup(&obj, gs->repo, want, GIT_OBJECT_COMMIT) != 0) {
+            set_error(err, "the base %s that the cluster database names is not on %s "
+                      "(ref " GITSTORE_PUBLISHED_PREFIX "%s)", hex, gs->safe_url, workspace);
+            return GITSTORE_ERROR;
+        }
+    }
+    git_object_free(obj);
+    if (git_reference_create(&ref, gs->repo, GITSTORE_BASE_REF, want, 1,
+                             "gitsyncd: base from the cluster") != 0) {
+        gitstore_fail(err, "cannot move " GITSTORE_BASE_REF);
+        return GITSTORE_ERROR;
+    }
+    git_reference_free(ref);
+    log_info("base taken from the cluster", "mirror", gs->path, "workspace", workspace,
+             "base", hex);
+    return GITSTORE_OK;
+}
+
+enum gitstore_result
+gitstore_base_publish(struct gitstore *gs, const char *workspace, const git_oid *base,
+                      char **err)
+{
+    enum gitstore_result r;
+    char *ref = xasprintf(GITSTORE_PUBLISHED_PREFIX "%s", workspace);
+
+    /* Forced: the replica holding the workspace's lock owns the ref, and
+     * the database (updated after, compare-and-swap) is what others read. */
+    r = gitstore_push(gs, ref, base, NULL, err);
+    free(ref);
+    return r;
+}
+
 int
 gitstore_lost_head(struct gitstore *gs, git_oid *head, bool *exists, char **err)
 {

@@ -21,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "gitsyncd/cluster.h"
 #include "gitsyncd/hooks.h"
 #include "gitsyncd/http.h"
 #include "gitsyncd/httpconn.h"
@@ -103,6 +104,7 @@ struct http_server {
     pthread_mutex_t lock;
     const struct config *cfg;
     struct queue *queue;
+    struct cluster *cluster; /* cluster mode: intake goes to the database */
     struct profile **profiles; /* per workspace, same order as cfg */
     size_t nprofiles;
     atomic_bool ready;
@@ -536,6 +538,53 @@ http_refuse(struct http_server *s, struct evhttp_request *req, const char *clien
     return 401;
 }
 
+/*
+ * Cluster mode: commit a verified event to the database before answering
+ * (the replica may die the next instant); the database's delivery ids,
+ * not this process's, tell duplicates.  Returns the HTTP status sent.
+ */
+static int
+http_hook_cluster(struct http_server *s, struct evhttp_request *req, const char *wsname,
+                  bool git, const struct hook_push *push, const struct job_resource *res,
+                  const char *delivery)
+{
+    enum cluster_intake r;
+
+    if (git && push->request != NULL)
+        r = cluster_add_check(s->cluster, wsname, push->request, push->request_ref, push->after,
+                              delivery, now_wall());
+    else if (git)
+        r = cluster_add_git(s->cluster, wsname, push->after, delivery, now_wall());
+    else
+        r = cluster_add_resource(s->cluster, wsname, res, delivery);
+    if (r == CLUSTER_UNAVAILABLE) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+        http_error_from(s, req, 503, wsname,
+                        "the cluster database is unavailable: the event was not taken, send it again");
+        return 503;
+    }
+    if (r == CLUSTER_DUPLICATE) {
+        if (log_flood_ok())
+            log_info("duplicate delivery ignored", "workspace", wsname, "source", git ? "git" : "platform",
+                     "delivery", delivery);
+        http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "duplicate",
+                                            "delivery", http_text(delivery)));
+        return 200;
+    }
+    if (git && push->request != NULL)
+        log_info("request check committed to the cluster", "workspace", wsname, "request", push->request,
+                 "head", push->after, "delivery", delivery ? delivery : "");
+    else if (git)
+        log_info("push committed to the cluster", "workspace", wsname, "ref", push->ref, "after",
+                 push->after, "delivery", delivery ? delivery : "");
+    else
+        log_info("platform change committed to the cluster", "workspace", wsname, "kind", res->kind,
+                 "slug", res->slug ? res->slug : "", "id", res->id ? res->id : "",
+                 "action", res->action ? res->action : "");
+    http_reply_json(req, 202, json_pack("{s:s}", "status", "queued"));
+    return 202;
+}
+
 /* POST /hooks/<workspace>/<source>. */
 static void
 http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
@@ -592,7 +641,7 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
             evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
             http_error_from(s, req, 429, wsname, "too many requests from this address");
             status = 429;
-        } else if (delivery != NULL && http_seen(s, delivery)) {
+        } else if (s->cluster == NULL && delivery != NULL && http_seen(s, delivery)) {
             status = 200;
             if (log_flood_ok())
                 log_info("duplicate delivery ignored", "workspace", wsname, "source", source,
@@ -604,6 +653,8 @@ http_hook(struct http_server *s, struct evhttp_request *req, const char *wsname,
             if (log_flood_ok())
                 log_info("webhook ignored", "workspace", wsname, "source", source, "reason", reason);
             http_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "ignored", "reason", http_text(reason)));
+        } else if (s->cluster != NULL) {
+            status = http_hook_cluster(s, req, wsname, git, &push, &res, delivery);
         } else {
             status = 202;
             if (git && push.request != NULL) {
@@ -659,9 +710,11 @@ http_admin_route(struct http_server *s, struct evhttp_request *req, const char *
         http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
     } else if (strcmp(path, "/readyz") == 0) {
         bool ready = atomic_load(&s->ready);
+        bool db = s->cluster == NULL || cluster_ready(s->cluster);
 
-        http_reply_json(req, ready ? 200 : 503,
-                        json_pack("{s:s}", "status", ready ? "ready" : "starting"));
+        http_reply_json(req, ready && db ? 200 : 503,
+                        json_pack("{s:s}", "status", !ready ? "starting" : db ? "ready"
+                                                   : "cluster database unavailable"));
     } else {
         if (strcmp(path, "/metrics") == 0)
             metrics_set("json_regions", (double)jload_regions_live(), (char *)NULL);
@@ -1021,12 +1074,13 @@ http_start_threads(struct http_server *s, char **err)
 
 struct http_server *
 http_start(struct event_base *base, const struct config *cfg, struct queue *q,
-           char **err)
+           struct cluster *cl, char **err)
 {
     struct http_server *s = xcalloc(1, sizeof *s);
     pthread_rwlockattr_t attr;
     size_t i;
 
+    s->cluster = cl;
     httpconn_route_libevent_log();
     /* Writers first: a reload must not wait behind a stream of requests. */
     pthread_rwlockattr_init(&attr);

@@ -53,6 +53,12 @@ static const struct metrics_family metrics_families[] = {
     { "checks_total", M_COUNTER, "Pull request checks by workspace and result (ok, failed: invalid or guard, error)." },
     { "request_to_status_seconds", M_HISTOGRAM, "From a pull request webhook to its commit status posted." },
     { "json_regions", M_GAUGE, "Parsed JSON texts (webhook bodies, platform answers) whose values are still in memory; 0 while idle." },
+    { "cluster_intake_total", M_COUNTER, "Cluster mode: webhook events by result (committed to the database, duplicate, error: answered 503)." },
+    { "cluster_intake_seconds", M_HISTOGRAM, "Cluster mode: how long committing one webhook event to the database took." },
+    { "cluster_lock_total", M_COUNTER, "Cluster mode: tries to take a workspace's lock, by result (acquired, busy: another replica runs it)." },
+    { "cluster_db_errors_total", M_COUNTER, "Cluster mode: failed database statements and connections." },
+    { "cluster_database_up", M_GAUGE, "Cluster mode: 1 while this replica's database connection for notifications is up." },
+    { "cluster_events_pending", M_GAUGE, "Cluster mode: events waiting in the database, all workspaces (refreshed by the sweep)." },
     { "build_info", M_GAUGE, "The running version." },
 };
 

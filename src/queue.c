@@ -144,19 +144,9 @@ void
 queue_add_git(struct queue *q, const char *workspace, const char *after,
               const char *delivery, double received_at)
 {
-    struct job *j;
-
     pthread_mutex_lock(&q->lock);
     if (!q->stopping) {
-        j = do_queue_job(q, do_queue_slot(q, workspace));
-        if (!j->git_moved) {
-            j->git_moved = true;
-            j->git_received_at = received_at;
-        }
-        free(j->git_after);
-        j->git_after = after != NULL ? xstrdup(after) : NULL;
-        free(j->git_delivery);
-        j->git_delivery = delivery != NULL ? xstrdup(delivery) : NULL;
+        job_add_git(do_queue_job(q, do_queue_slot(q, workspace)), after, delivery, received_at);
         do_queue_gauge(q);
     }
     pthread_mutex_unlock(&q->lock);
@@ -167,99 +157,36 @@ queue_add_check(struct queue *q, const char *workspace, const char *request,
                 const char *ref, const char *sha, const char *delivery,
                 double received_at)
 {
-    struct job_check *c = NULL;
-    struct job *j;
-    size_t i;
-
     pthread_mutex_lock(&q->lock);
     if (!q->stopping) {
-        j = do_queue_job(q, do_queue_slot(q, workspace));
-        for (i = 0; i < j->nchecks && c == NULL; i++) {
-            if (strcmp(j->checks[i].request, request) == 0)
-                c = &j->checks[i];
-        }
-        if (c == NULL) {
-            j->checks = xreallocarray(j->checks, j->nchecks + 1, sizeof *j->checks);
-            c = &j->checks[j->nchecks++];
-        } else {
-            job_check_free(c);
-        }
-        c->request = xstrdup(request);
-        c->ref = xstrdup(ref);
-        c->sha = sha != NULL ? xstrdup(sha) : NULL;
-        c->delivery = delivery != NULL ? xstrdup(delivery) : NULL;
-        c->received_at = received_at;
+        job_add_check(do_queue_job(q, do_queue_slot(q, workspace)), request, ref, sha,
+                      delivery, received_at);
         do_queue_gauge(q);
     }
     pthread_mutex_unlock(&q->lock);
-}
-
-/* True if a and b name the same resource. */
-static bool
-queue_same_resource(const struct job_resource *a, const struct job_resource *b)
-{
-    if (a->kind == NULL || b->kind == NULL || strcmp(a->kind, b->kind) != 0)
-        return false;
-    if (a->id != NULL && b->id != NULL)
-        return strcmp(a->id, b->id) == 0;
-    return a->slug != NULL && b->slug != NULL && strcmp(a->slug, b->slug) == 0;
-}
-
-/* A deep copy of a resource event. */
-static void
-queue_copy_resource(struct job_resource *dst, const struct job_resource *src)
-{
-#define DUP(f) dst->f = src->f != NULL ? xstrdup(src->f) : NULL
-    DUP(kind);
-    DUP(id);
-    DUP(slug);
-    DUP(action);
-    DUP(event_id);
-    DUP(actor_name);
-    DUP(actor_email);
-#undef DUP
-    dst->seq = src->seq;
-    dst->received_at = src->received_at;
 }
 
 void
 queue_add_resource(struct queue *q, const char *workspace,
                    const struct job_resource *r)
 {
-    struct job *j;
-    size_t i, max;
-
     pthread_mutex_lock(&q->lock);
-    if (q->stopping)
-        goto out;
-    j = do_queue_job(q, do_queue_slot(q, workspace));
-    max = q->conf->cfg->max_dirty;
-    /* One entry per resource: a later event replaces an earlier one. */
-    for (i = 0; i < j->ndirty; i++) {
-        if (queue_same_resource(&j->dirty[i], r)) {
-            struct job_resource old = j->dirty[i];
+    if (!q->stopping) {
+        job_add_resource(do_queue_job(q, do_queue_slot(q, workspace)), r,
+                         q->conf->cfg->max_dirty);
+        do_queue_gauge(q);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
 
-            memmove(&j->dirty[i], &j->dirty[i + 1], (j->ndirty - i - 1) * sizeof *j->dirty);
-            j->ndirty--;
-            /* Keep the first arrival time: the latency users see. */
-            queue_copy_resource(&j->dirty[j->ndirty], r);
-            j->dirty[j->ndirty].received_at = old.received_at;
-            job_resource_free(&old);
-            j->ndirty++;
-            goto out;
-        }
+void
+queue_add_wake(struct queue *q, const char *workspace)
+{
+    pthread_mutex_lock(&q->lock);
+    if (!q->stopping) {
+        do_queue_job(q, do_queue_slot(q, workspace));
+        do_queue_gauge(q);
     }
-    if (j->ndirty >= max) {
-        if (!j->full)
-            log_info("too many changed resources for one job: a full reconcile instead",
-                     "workspace", workspace);
-        j->full = true;
-        goto out;
-    }
-    j->dirty = xreallocarray(j->dirty, j->ndirty + 1, sizeof *j->dirty);
-    queue_copy_resource(&j->dirty[j->ndirty++], r);
-out:
-    do_queue_gauge(q);
     pthread_mutex_unlock(&q->lock);
 }
 

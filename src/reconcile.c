@@ -1951,3 +1951,84 @@ reconcile_run(const struct config *cfg, const struct config_workspace *ws,
     gitstore_release(st.ctx->gs);
     return rc < 0 ? -1 : 0;
 }
+
+/*
+ * Cluster mode (cluster.h): what a workspace has read of its audit log
+ * travels through the database with the workspace, so that the replica
+ * that runs its next job goes on from the same cursor and actors.
+ */
+json_t *
+reconcile_audit_export(const struct config_workspace *ws)
+{
+    struct rc_audit *a = rc_audit_get(ws->name, ws->platform.url);
+
+    if (a->cursor == NULL && json_object_size(a->actors) == 0)
+        return NULL;
+    return json_pack("{s:s, s:s?, s:O}", "platform", ws->platform.url, "cursor", a->cursor,
+                     "actors", a->actors);
+}
+
+void
+reconcile_audit_import(const struct config_workspace *ws, const json_t *state)
+{
+    struct rc_audit *a;
+    const char *url = json_string_value(json_object_get(state, "platform"));
+    const char *cursor = json_string_value(json_object_get(state, "cursor"));
+    json_t *actors = json_object_get(state, "actors");
+
+    /* Another platform's log says nothing of this one's. */
+    if (url == NULL || strcmp(url, ws->platform.url) != 0 || !json_is_object(actors))
+        return;
+    a = rc_audit_get(ws->name, ws->platform.url);
+    free(a->cursor);
+    a->cursor = cursor != NULL ? xstrdup(cursor) : NULL;
+    json_decref(a->actors);
+    a->actors = json_deep_copy(actors);
+}
+
+int
+reconcile_base_adopt(const struct config *cfg, const struct config_workspace *ws,
+                     const char *want, char **err)
+{
+    struct rc_ctx *ctx = rc_ctx_get(cfg, ws, err);
+    enum gitstore_result r;
+    git_oid oid;
+
+    if (ctx == NULL)
+        return -1;
+    if (git_oid_fromstr(&oid, want) != 0)
+        return set_error(err, "the cluster database names a base that is not a commit id: \"%s\"", want);
+    r = gitstore_base_adopt(ctx->gs, ws->name, &oid, err);
+    gitstore_release(ctx->gs);
+    return r == GITSTORE_OK ? 0 : -1;
+}
+
+int
+reconcile_base_publish(const struct config *cfg, const struct config_workspace *ws,
+                       const char *known, char *out, size_t size, char **err)
+{
+    struct rc_ctx *ctx = rc_ctx_get(cfg, ws, err);
+    enum gitstore_result r;
+    git_oid oid;
+    bool exists;
+    char hex[GIT_OID_HEXSZ + 1];
+
+    if (ctx == NULL)
+        return -1;
+    snprintf(out, size, "%s", known != NULL ? known : "");
+    if (gitstore_base_get(ctx->gs, &oid, &exists, err) != 0) {
+        gitstore_release(ctx->gs);
+        return -1;
+    }
+    git_oid_tostr(hex, sizeof hex, &oid);
+    if (!exists || (known != NULL && strcmp(known, hex) == 0)) {
+        gitstore_release(ctx->gs);
+        return 0;
+    }
+    r = gitstore_base_publish(ctx->gs, ws->name, &oid, err);
+    gitstore_release(ctx->gs);
+    if (r != GITSTORE_OK)
+        return -1;
+    snprintf(out, size, "%s", hex);
+    return 0;
+}

@@ -11,6 +11,7 @@
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *status_doc;
+static json_t *status_top; /* blocks beside "workspaces", such as "cluster" */
 
 /*
  * Redact every string in v, in place: /status is often on the public
@@ -87,6 +88,8 @@ status_render(void)
     if (status_doc == NULL)
         status_doc = json_object();
     doc = json_pack("{s:O}", "workspaces", status_doc);
+    if (status_top != NULL)
+        json_object_update(doc, status_top);
     s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     pthread_mutex_unlock(&status_lock);
     json_decref(doc);
@@ -94,9 +97,22 @@ status_render(void)
 }
 
 void
+status_set(const char *key, json_t *value)
+{
+    status_redact(value);
+    pthread_mutex_lock(&status_lock);
+    if (status_top == NULL)
+        status_top = json_object();
+    json_object_set_new(status_top, key, value);
+    pthread_mutex_unlock(&status_lock);
+}
+
+void
 status_shutdown(void)
 {
     pthread_mutex_lock(&status_lock);
+    json_decref(status_top);
+    status_top = NULL;
     json_decref(status_doc);
     status_doc = NULL;
     pthread_mutex_unlock(&status_lock);

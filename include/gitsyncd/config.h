@@ -108,6 +108,18 @@ struct config_workspace {
     struct config_sync sync;
 };
 
+/*
+ * Cluster mode (DESIGN §10): replicas share the work through PostgreSQL.
+ * Off when database is NULL (no `cluster:` key): one process, as ever.
+ */
+struct config_cluster {
+    char *database;        /* libpq URI or conninfo; NULL = not clustered */
+    char *password;        /* secret: or password_file; NULL = libpq's own */
+    char *replica;         /* this replica's name; default <hostname>-<pid> */
+    long long sweep_ms;    /* look for events a dead replica left, default 5 s */
+    long long connect_timeout_ms; /* default 2 s */
+};
+
 /* An address range of trusted_proxies: addr/prefix. */
 struct config_net {
     int family;              /* AF_INET or AF_INET6 */
@@ -138,6 +150,7 @@ struct config {
     size_t ntrusted_proxies;
     enum log_level log_level;
     enum log_format log_format;
+    struct config_cluster cluster;
     size_t nworkspaces;
     struct config_workspace *workspaces;
 };

@@ -171,6 +171,18 @@ int gitstore_base_set(struct gitstore *gs, const struct gitstore_entry *entries,
                       size_t n, const git_oid *old, const char *message,
                       git_oid *out, char **err);
 
+/*
+ * Cluster mode (DESIGN §10): the base is published on the remote as
+ * refs/gitsyncd/base/<workspace>, so that any replica can take it.
+ * adopt: make refs/gitsyncd/base want, fetching the published ref when
+ * the mirror lacks the commit (an error names it when the remote lacks it
+ * too).  publish: push base to the published ref.
+ */
+enum gitstore_result gitstore_base_adopt(struct gitstore *gs, const char *workspace,
+                                         const git_oid *want, char **err);
+enum gitstore_result gitstore_base_publish(struct gitstore *gs, const char *workspace,
+                                           const git_oid *base, char **err);
+
 enum gitstore_delta_type { GITSTORE_ADDED, GITSTORE_MODIFIED, GITSTORE_DELETED };
 
 struct gitstore_delta {

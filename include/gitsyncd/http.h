@@ -16,9 +16,15 @@
 
 struct http_server;
 
-/* Listen on cfg->listen (and admin_listen); errors name the address. */
+struct cluster;
+
+/*
+ * Listen on cfg->listen (and admin_listen); errors name the address.
+ * With cl (cluster mode) webhooks are committed to its database, not
+ * queued here, and /readyz also wants the database.
+ */
 struct http_server *http_start(struct event_base *base, const struct config *cfg,
-                               struct queue *q, char **err);
+                               struct queue *q, struct cluster *cl, char **err);
 /*
  * Use a new configuration (a reload): workspaces, secrets, limits,
  * profiles.  The listen addresses stay those of the start.  Returns -1

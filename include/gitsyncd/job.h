@@ -58,6 +58,18 @@ typedef int (*job_fn)(const struct config *cfg,
                       const struct job *job, void *arg);
 
 void job_free(struct job *job);
+
+/* Merge one event into j (the queue's coalescing; cluster mode's too). */
+/* A push: the branch moved to after.  The first arrival time is kept. */
+void job_add_git(struct job *j, const char *after, const char *delivery,
+                 double received_at);
+/* A request to check; a later event for the same request replaces it. */
+void job_add_check(struct job *j, const char *request, const char *ref,
+                   const char *sha, const char *delivery, double received_at);
+/* A changed resource (copied); one entry per resource, a later event
+ * replacing an earlier one; past max_dirty the job becomes full. */
+void job_add_resource(struct job *j, const struct job_resource *r,
+                      size_t max_dirty);
 /* True if a job asks for a sync (not only for checks). */
 bool job_wants_sync(const struct job *job);
 /* Free the strings of one check (not c itself). */

@@ -36,6 +36,12 @@ void queue_add_check(struct queue *q, const char *workspace,
 void queue_add_resource(struct queue *q, const char *workspace,
                         const struct job_resource *r);
 
+/*
+ * Cluster mode: the database holds events for workspace; queue an empty
+ * job, which the job function fills from there (cluster.h).
+ */
+void queue_add_wake(struct queue *q, const char *workspace);
+
 /* Jobs waiting for a worker. */
 size_t queue_depth(struct queue *q);
 /* Jobs run so far (tests). */

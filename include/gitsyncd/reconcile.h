@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "gitsyncd/config.h"
 #include "gitsyncd/job.h"
 
@@ -79,6 +81,23 @@ void reconcile_report_free(struct reconcile_report *rep);
  */
 int reconcile_restore_branch(const struct config *cfg, const struct config_workspace *ws,
                              char *head, size_t size, char **err);
+
+/*
+ * Cluster mode (cluster.h).  What ws has read of its platform's audit
+ * log, as {"platform", "cursor", "actors"} (NULL: nothing yet; caller
+ * decrefs), and its replacement by what another replica exported (a state
+ * read from another platform URL is ignored).
+ */
+json_t *reconcile_audit_export(const struct config_workspace *ws);
+void reconcile_audit_import(const struct config_workspace *ws, const json_t *state);
+/* Make the mirror's base the commit want (hex), fetched from where another
+ * replica published it if need be. */
+int reconcile_base_adopt(const struct config *cfg, const struct config_workspace *ws,
+                         const char *want, char **err);
+/* Publish the mirror's base on the remote unless it is known (hex, or
+ * NULL); out (size >= 41) gets the base others should now read. */
+int reconcile_base_publish(const struct config *cfg, const struct config_workspace *ws,
+                           const char *known, char *out, size_t size, char **err);
 
 /* Set the observer of platform requests (process-wide, before workers). */
 void reconcile_set_request_observer(reconcile_request_fn fn, void *arg);

@@ -6,6 +6,8 @@
 
 /* Merge fields (stolen) into the workspace's entry. */
 void status_update(const char *workspace, json_t *fields);
+/* Set a block beside "workspaces" (value stolen; "workspaces" is refused). */
+void status_set(const char *key, json_t *value);
 /* Forget workspaces no longer configured (names: NULL-terminated). */
 void status_keep_only(const char *const *names);
 /* The whole document, a new string. */

@@ -315,6 +315,83 @@ test_print_redacts(void **state)
     config_free(cfg);
 }
 
+/* The cluster block: off by default, its values, errors, no password shown. */
+static void
+test_cluster(void **state)
+{
+    static const struct {
+        const char *database;
+        const char *shown;
+    } conninfos[] = {
+        { "postgres://gs:pg-pass-9911@db.example:5432/gitsyncd",
+          "postgres://gs:***@db.example:5432/gitsyncd" },
+        { "postgresql://gs@db/g?sslmode=require&password=pg-pass-9911&connect_timeout=3",
+          "postgresql://gs@db/g?sslmode=require&password=***&connect_timeout=3" },
+        { "host=db user=gs password=pg-pass-9911 dbname=g",
+          "host=db user=gs password=*** dbname=g" },
+        { "host=db password = 'pg pass 9911' dbname=g", "host=db password=*** dbname=g" },
+        { "postgres://db/g", "postgres://db/g" },
+    };
+    struct config *cfg;
+    char *err, *out, *text;
+    size_t len, i;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(parse(WS_HEAD, &cfg, &err), 0);
+    assert_null(cfg->cluster.database);
+    f = open_memstream(&out, &len);
+    config_print(f, cfg);
+    fclose(f);
+    assert_non_null(strstr(out, "cluster         off (one process)"));
+    free(out);
+    config_free(cfg);
+
+    assert_int_equal(parse("cluster:\n  database: postgres://db/g\n  replica: r1\n"
+                           "  sweep: 2s\n  connect_timeout: 500ms\n" WS_HEAD, &cfg, &err), 0);
+    assert_string_equal(cfg->cluster.database, "postgres://db/g");
+    assert_string_equal(cfg->cluster.replica, "r1");
+    assert_int_equal(cfg->cluster.sweep_ms, 2000);
+    assert_int_equal(cfg->cluster.connect_timeout_ms, 500);
+    assert_null(cfg->cluster.password);
+    config_free(cfg);
+    assert_int_equal(parse("cluster: { database: postgres://db/g }\n" WS_HEAD, &cfg, &err), 0);
+    assert_int_equal(cfg->cluster.sweep_ms, 5000);
+    assert_int_equal(cfg->cluster.connect_timeout_ms, 2000);
+    config_free(cfg);
+
+    expect_error("cluster: { replica: r1 }\n" WS_HEAD,
+                 "t.yaml:1:10: missing required key \"cluster.database\"");
+    expect_error("cluster: { database: x, sweep: 1ms }\n" WS_HEAD,
+                 "t.yaml:1:32: cluster.sweep: 1ms is out of range (100ms to 3.6e+06ms)");
+    expect_error("cluster: { database: x, databse: y }\n" WS_HEAD,
+                 "t.yaml:1:25: unknown key \"cluster.databse\" (did you mean \"database\"?)");
+
+    for (i = 0; i < sizeof conninfos / sizeof conninfos[0]; i++) {
+        text = xasprintf("cluster:\n  database: \"%s\"\n  password: other-pw-5150\n" WS_HEAD,
+                         conninfos[i].database);
+        assert_int_equal(parse(text, &cfg, &err), 0);
+        f = open_memstream(&out, &len);
+        config_print(f, cfg);
+        fclose(f);
+        assert_non_null(strstr(out, conninfos[i].shown));
+        assert_null(strstr(out, "pg-pass-9911"));
+        assert_null(strstr(out, "9911"));
+        assert_null(strstr(out, "other-pw-5150"));
+        assert_non_null(strstr(out, "password <redacted>"));
+        free(out);
+        config_free(cfg);
+        free(text);
+    }
+    /* The conninfo's password is a secret of the logs too. */
+    assert_int_equal(parse("cluster: { database: \"postgres://gs:pg-pass-7373@db/g\" }\n" WS_HEAD,
+                           &cfg, &err), 0);
+    text = log_redact("connecting with pg-pass-7373");
+    assert_null(strstr(text, "pg-pass-7373"));
+    free(text);
+    config_free(cfg);
+}
+
 static int
 group_setup(void **state)
 {
@@ -349,6 +426,7 @@ main(void)
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_secret_files),
         cmocka_unit_test(test_print_redacts),
+        cmocka_unit_test(test_cluster),
     };
 
     return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
