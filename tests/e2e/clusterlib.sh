@@ -356,7 +356,7 @@ cluster_job_count() { cluster_jobs "$1" | grep -c ' start$'; }
 # cluster_job_replicas W: how many replicas ran a job of W.
 cluster_job_replicas() { cluster_jobs "$1" | awk '$4 == "start" { print $2 }' | sort -u | wc -l; }
 
-# cluster_setup [interval] [replicas]: PostgreSQL, HAProxy, the demo
+# cluster_setup [interval] [replicas ("" for none)]: PostgreSQL, HAProxy, the demo
 # platform (its webhooks to HAProxy), a bare remote (its post-receive hook
 # to HAProxy), the replicas (default all three) and a clone.  GPORT is
 # HAProxy's port, so synclib's helpers go through it.
@@ -375,7 +375,7 @@ cluster_setup() {
     git --git-dir="$T/remote.git" config gitsyncd.secret "$GSECRET"
     for _n in $REPLICAS; do cluster_config "$_n"; done
     haproxy_start
-    for _n in ${2:-$REPLICAS}; do replica_start "$_n"; done
+    for _n in ${2-$REPLICAS}; do replica_start "$_n"; done
     start_platform
     git clone -q "$T/remote.git" "$T/clone" 2>/dev/null
     git -C "$T/clone" config user.name "Grace Hopper"
@@ -452,4 +452,15 @@ cluster_audit() {
 import json, sys
 for e in json.load(sys.stdin)["data"]:
     print(e["action"], e["slug"], (e.get("actor") or {}).get("email", ""))'
+}
+
+# clone_push_retry MESSAGE: commit the clone's changes and push them,
+# rebasing on what gitsyncd committed meanwhile (up to 20 tries).
+clone_push_retry() {
+    git -C "$T/clone" add -A && git -C "$T/clone" commit -qm "$1" || return 1
+    _i=0
+    until git -C "$T/clone" push -q origin HEAD:main 2>"$T/push.err"; do
+        _i=$((_i + 1)); [ $_i -ge 20 ] && return 1
+        git -C "$T/clone" pull -q --rebase origin main 2>/dev/null || return 1
+    done
 }
