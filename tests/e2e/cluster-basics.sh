@@ -5,13 +5,14 @@
 # created once); a delivery id seen by one replica is a duplicate at
 # another; /status names the cluster and who holds the workspace;
 # check-config shows the cluster settings without the password; the
-# metrics pass promtool and carry the cluster series.
+# metrics pass promtool and carry the cluster series; a failing job is
+# counted for the cluster-wide backoff without a database error.
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 . "$top_srcdir/tests/e2e/clusterlib.sh"
 cluster_require
 PG_PASSWORD=pgpw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-plan 26
+plan 30
 
 # Two replicas at once on an empty database.
 cluster_setup 0 ""
@@ -123,4 +124,22 @@ ok "r2 counts a committed intake and is up" sh -c \
 ok "r3 counts the duplicate" grep -Eq '^gitsyncd_cluster_intake_total\{result="duplicate"\} [1-9]' "$T/metrics3"
 unlike "neither /status nor /metrics holds a secret" \
     "$(cat "$T/status.json" "$T/metrics2" "$T/metrics3")" "$PG_PASSWORD|$PTOKEN|$GSECRET"
+
+# A job that fails (the remote is away): reported as a failed sync and
+# counted in the database for the cluster-wide backoff, without a database
+# error; once the remote is back the change arrives.
+mv "$T/remote.git" "$T/remote.away"
+plat_post models '{"slug":"while-away","name":"W","sourceId":1,"queryType":"raw_sql"}' >/dev/null
+failed() { cluster_logs | grep -q 'msg="sync failed"'; }
+if wait_for 60 failed; then pass "a job that fails is logged as a failed sync"; else
+    fail "a job that fails is logged as a failed sync" "$(cluster_logs | tail -n 5)"; fi
+counted() { [ "$(pg_sql "select failures > 0 from gitsyncd_workspaces where name = 'w'")" = t ]; }
+if wait_for 30 counted; then pass "the failure is counted in gitsyncd_workspaces (cluster-wide backoff)"; else
+    fail "the failure is counted in gitsyncd_workspaces (cluster-wide backoff)" \
+        "$(pg_sql "select failures, not_before from gitsyncd_workspaces where name = 'w'" 2>&1)"; fi
+unlike "a failed job causes no database statement error" \
+    "$(cluster_logs | grep 'cluster database statement failed' | head -n 3)" '.'
+mv "$T/remote.away" "$T/remote.git"
+if wait_for 120 has while-away; then pass "once the remote is back, the change arrives"; else
+    fail "once the remote is back, the change arrives" "$(cluster_logs | grep -E 'level=(error|warn)' | tail -n 5)"; fi
 done_testing
