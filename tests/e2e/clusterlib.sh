@@ -36,8 +36,13 @@ cluster_require() {
     done
     command -v psql >/dev/null 2>&1 || skip_all "psql not installed (Debian postgresql-client)"
     [ -x "$HAPROXY" ] || skip_all "HAProxy not installed: no $HAPROXY (Debian haproxy)"
-    if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
-        skip_all "running as root and there is no user postgres to run PostgreSQL as"
+    if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 ||
+            skip_all "running as root and there is no user postgres to run PostgreSQL as"
+        # The server's files live under $T: postgres must be able to reach it.
+        chmod o+x "$T"
+        setpriv --reuid=postgres --regid=postgres --clear-groups -- test -x "$T" ||
+            skip_all "user postgres cannot reach $T (is a parent of TMPDIR closed to it?)"
     fi
 }
 
