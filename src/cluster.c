@@ -148,15 +148,18 @@ cl_connect(struct cluster *cl, char **err)
              cl->connect_timeout_ms < 2000 ? 2 : (cl->connect_timeout_ms + 999) / 1000);
     keys[n] = "connect_timeout", vals[n++] = timeout;
     keys[n] = "application_name", vals[n++] = cl->appname;
-    /* A dead peer (replica host gone, network cut) is noticed within
-     * seconds, and with it the session's advisory locks go. */
+    /* A dead peer is noticed within seconds on both ends: here (the
+     * database's host gone) by the client's keepalives, there (this
+     * replica's host gone, its network cut) by the session's own
+     * tcp_keepalives_* below, so that its advisory locks go with it. */
     keys[n] = "keepalives", vals[n++] = "1";
     keys[n] = "keepalives_idle", vals[n++] = "5";
     keys[n] = "keepalives_interval", vals[n++] = "2";
     keys[n] = "keepalives_count", vals[n++] = "3";
     keys[n] = "tcp_user_timeout", vals[n++] = "10000";
     /* A database that hangs must not hold a request or a worker for long. */
-    keys[n] = "options", vals[n++] = "-c statement_timeout=15000";
+    keys[n] = "options", vals[n++] = "-c statement_timeout=15000 -c tcp_keepalives_idle=5"
+                                     " -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3";
     keys[n] = "dbname", vals[n++] = cl->conninfo;
     if (cl->password != NULL)
         keys[n] = "password", vals[n++] = cl->password;

@@ -91,7 +91,8 @@ int reconcile_restore_branch(const struct config *cfg, const struct config_works
 json_t *reconcile_audit_export(const struct config_workspace *ws);
 void reconcile_audit_import(const struct config_workspace *ws, const json_t *state);
 /* Make the mirror's base the commit want (hex), fetched from where another
- * replica published it if need be. */
+ * replica published it if need be; with git.write pull_request or auto,
+ * also take what the open request proposes from its branch on the remote. */
 int reconcile_base_adopt(const struct config *cfg, const struct config_workspace *ws,
                          const char *want, char **err);
 /* Publish the mirror's base on the remote unless it is known (hex, or
