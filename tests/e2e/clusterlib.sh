@@ -5,19 +5,23 @@
 # synclib.sh.  Every process is the test's own, on 127.0.0.1 and ports from
 # free_port, and is stopped at exit.
 #
-#   cluster_require               skip_all unless PostgreSQL, HAProxy, the demo
-#                                 platform are there
-#   cluster_setup [interval] [replicas-to-start]
+#   cluster_require               skip_all unless PostgreSQL, HAProxy and the
+#                                 demo platform are there (before `plan`)
+#   cluster_setup [interval] [replicas ("" for none; default 1 2 3)]
 #                                 everything below, started
-#   pg_setup / pg_stop [mode] / pg_start / pg_sql SQL
+#   pg_setup / pg_stop [fast|immediate] / pg_start / pg_sql SQL [DB]
 #   haproxy_start / haproxy_server_state rN -> UP, DOWN, ...
-#   replica_start N / replica_kill N / replica_stop N / replica_wipe N
-#   replica_url N / replica_ready N / replica_code N PATH
+#   replica_spawn N / replica_start N (and wait until it listens) /
+#   replica_kill N (kill -9) / replica_stop N (SIGTERM) / replica_wipe N
+#   replica_url N / replica_ready N / replica_code N PATH / replicas_ready N...
 #   platform_event URL ID BODY    a signed Standard Webhooks POST; prints the code
 #   git_event URL ID BODY         a signed GitHub push POST; prints the code
+#   clone_push_retry MESSAGE      commit and push, rebasing on gitsyncd's commits
+#   cluster_compare               platform vs branch: "N models" when they agree
+#   cluster_audit                 the platform's audit log, "action slug email"
 #   cluster_logs                  every replica log, in start order
-#   cluster_overlaps W            jobs of workspace W that overlapped across
-#                                 replicas (empty: none), from the logs
+#   cluster_overlaps W            moments two replicas ran a job of workspace W
+#                                 at once (empty: never), from their logs
 #
 # As root (CI) PostgreSQL runs as user postgres (initdb refuses root), on a
 # directory under $T that user owns; as another user it runs as that user.
@@ -81,7 +85,7 @@ unix_socket_directories = ''
 fsync = off
 full_page_writes = off
 shared_buffers = 16MB
-max_connections = 60
+max_connections = 100
 log_min_messages = warning
 log_connections = off
 CONF
