@@ -1,7 +1,7 @@
 #!/bin/sh
 # Cluster mode, the basics, with a real PostgreSQL that asks for a password
-# (read from password_file) and HAProxy in front of three replicas: two
-# replicas started at once on an empty database both come up (the schema is
+# (read from password_file) and HAProxy in front of three replicas: three
+# replicas started at once on an empty database all come up (the schema is
 # created once); a delivery id seen by one replica is a duplicate at
 # another; /status names the cluster and who holds the workspace;
 # check-config shows the cluster settings without the password; the
@@ -14,15 +14,16 @@ cluster_require
 PG_PASSWORD=pgpw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 plan 30
 
-# Two replicas at once on an empty database.
+# Three replicas at once on an empty database.
 cluster_setup 0 ""
 replica_spawn 1
 replica_spawn 2
-if replicas_ready 1 2; then
-    pass "two replicas started at once on an empty database both become ready"
+replica_spawn 3
+if replicas_ready 1 2 3; then
+    pass "three replicas started at once on an empty database all become ready"
 else
-    fail "two replicas started at once on an empty database both become ready" \
-        "r1 /readyz: $(replica_code 1 /readyz), r2 /readyz: $(replica_code 2 /readyz)" \
+    fail "three replicas started at once on an empty database all become ready" \
+        "/readyz: r1 $(replica_code 1 /readyz), r2 $(replica_code 2 /readyz), r3 $(replica_code 3 /readyz)" \
         "$(cluster_logs | grep -E 'level=(error|warn)' | tail -n 10)"
 fi
 is "the schema is recorded once, each version in one row" \
@@ -30,14 +31,13 @@ is "the schema is recorded once, each version in one row" \
 is "the tables of the contract exist" \
     "$(pg_sql "select string_agg(tablename, ' ' order by tablename) from pg_tables where tablename in ('gitsyncd_events', 'gitsyncd_deliveries', 'gitsyncd_workspaces')" 2>&1)" \
     "gitsyncd_deliveries gitsyncd_events gitsyncd_workspaces"
-unlike "neither replica logged an error while creating the schema" \
+unlike "no replica logged an error while creating the schema" \
     "$(cluster_logs | grep 'level=error')" '.'
 # The server asks role gitsyncd for its password (scram-sha-256): sessions
 # of that role mean the replicas read it from password_file.
 is "the replicas are connected with the password from password_file" \
-    "$(pg_sql "select count(*) >= 2 from pg_stat_activity where usename = 'gitsyncd'")" t
+    "$(pg_sql "select count(*) >= 3 from pg_stat_activity where usename = 'gitsyncd'")" t
 
-replica_start 3
 all_up() { [ "$(haproxy_server_state r1) $(haproxy_server_state r2) $(haproxy_server_state r3)" = "UP UP UP" ]; }
 if wait_for 60 all_up; then pass "HAProxy sees the three replicas ready"; else
     fail "HAProxy sees the three replicas ready" "$(haproxy_server_state r1) $(haproxy_server_state r2) $(haproxy_server_state r3)"; fi
