@@ -22,6 +22,8 @@
 #   cluster_logs                  every replica log, in start order
 #   cluster_overlaps W            moments two replicas ran a job of workspace W
 #                                 at once (empty: never), from their logs
+#   cluster_takeover_delays W     after each kill -9 mid-job, how long until
+#                                 another process started a job of W
 #
 # As root (CI) PostgreSQL runs as user postgres (initdb refuses root), on a
 # directory under $T that user owns; as another user it runs as that user.
@@ -357,6 +359,28 @@ for ts, _, r, k, what in ev:
         running.pop((r, k), None)
     else:
         running.pop((r, k), None)
+'
+}
+
+# cluster_takeover_delays W: for each replica killed in the middle of a job
+# of W, the seconds until another process started a job of W ("never"
+# when none did), one line each: how long the dead one's lock held W.
+cluster_takeover_delays() {
+    cluster_jobs "$1" | python3 -c '
+import sys, datetime
+def t(s): return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+order = {"done": 0, "death": 0, "start": 1}
+ev = sorted((f[0], order[f[3]], f[1], f[2], f[3]) for f in (l.split() for l in sys.stdin) if len(f) == 4)
+open_ = set()
+for i, (ts, _, r, k, what) in enumerate(ev):
+    if what == "start":
+        open_.add((r, k))
+    elif what == "done":
+        open_.discard((r, k))
+    elif (r, k) in open_:
+        open_.discard((r, k))
+        nxt = [e for e in ev[i + 1:] if e[4] == "start" and (e[2], e[3]) != (r, k)]
+        print("%s %s" % (r, "%.1f" % (t(nxt[0][0]) - t(ts)) if nxt else "never"))
 '
 }
 
