@@ -22,7 +22,7 @@ libevent-dev libgit2-dev libyaml-dev libcurl4-openssl-dev libjansson-dev libyajl
 libssl-dev libcmocka-dev python3 python3-yaml man-db groff-base lighttpd
 openssh-server openssh-client prometheus wrk webhook nginx-light valgrind clang
 libclang-rt-14-dev procps iproute2 openssl systemd time
-debhelper dh-autoreconf dpkg-dev lintian"
+debhelper dh-autoreconf dpkg-dev lintian postgresql libpq-dev haproxy"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 
