@@ -113,7 +113,7 @@ run_tests() {
     vout=$vdir/check-output.txt
     if build "$vdir" --enable-werror CFLAGS="-g -O1"; then
         say "running the daemon under valgrind (logs in $vdir)"
-        make -C "$vdir" check TESTS=tests/e2e/valgrind.sh >"$vout" 2>&1 || status=$?
+        make -C "$vdir" check TESTS='tests/e2e/valgrind.sh tests/e2e/valgrind-cluster.sh' >"$vout" 2>&1 || status=$?
         report "$vdir" "$vout"
         pass=$((pass + r_pass)) failed=$((failed + r_failed))
     else
