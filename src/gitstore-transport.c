@@ -3,10 +3,12 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,9 +21,6 @@
 #include "gitsyncd/util.h"
 
 #include "gitstore-int.h"
-
-/* Tries of a transfer that raced another push to the same local remote. */
-#define GITSTORE_RACE_TRIES 5
 
 /* ---- transport callbacks -------------------------------------------- */
 
@@ -267,25 +266,6 @@ gitstore_callbacks(struct gitstore *gs, git_remote_callbacks *cb)
     gs->deadline = gs->git->timeout_ms > 0 ? now_mono() + (double)gs->git->timeout_ms / 1000 : 0;
 }
 
-/*
- * True if the last libgit2 error is a local remote's listing racing
- * another gitsyncd's staging ref (refs/gitsyncd/incoming/, made and
- * removed around each push to a file:// remote): the listing named it,
- * the lookup no longer found it.  Replicas of a cluster sharing one
- * local remote meet it often; another try does not.  Waits a little
- * (tries: how many were made) and says whether to try again.
- */
-static bool
-gitstore_staging_race(int tries)
-{
-    if (tries >= GITSTORE_RACE_TRIES || strstr(gitstore_giterr(), "refs/gitsyncd/incoming/") == NULL)
-        return false;
-    log_debug("another gitsyncd's push raced this listing of a local remote: trying again",
-              "error", gitstore_giterr());
-    usleep((useconds_t)(1000 * (tries + 1)));
-    return true;
-}
-
 /* Classify a failed transfer. */
 static enum gitstore_result
 gitstore_classify(struct gitstore *gs, int rc)
@@ -341,17 +321,59 @@ gitstore_keep_lost_head(struct gitstore *gs, bool exists, const git_oid *last)
              gs->path, "branch", gs->branch_ref, "head", hex);
 }
 
+static char *gitstore_local_path(const char *url);
+
+/*
+ * Transfers to one local (file://) remote from several processes (a
+ * cluster's replicas on one machine, serve beside a sync --once on
+ * another state_dir): a push stages its objects under a ref of its own
+ * there (gitstore_push), and another process's listing of the remote's
+ * refs that names that ref and then misses it, removed meanwhile, fails
+ * the whole transfer (and libgit2 1.5 leaks on that path).  An flock(2)
+ * on <remote>/gitsyncd-transfer.lock orders them: shared while listing
+ * (fetch, read back), exclusive while a push makes and removes its
+ * staging ref.  Remotes that are not local take none.  Returns the
+ * descriptor to give to gitstore_transfer_unlock, or -1.
+ */
+static int
+gitstore_transfer_lock(struct gitstore *gs, bool exclusive)
+{
+    char *local = gitstore_local_path(gs->url), *path;
+    int fd;
+
+    if (local == NULL)
+        return -1;
+    path = xasprintf("%s/gitsyncd-transfer.lock", local);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fd = open(path, O_RDONLY | O_CLOEXEC); /* a remote we may only read */
+    if (fd >= 0) {
+        while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 && errno == EINTR)
+            ;
+    }
+    free(path);
+    free(local);
+    return fd;
+}
+
+static void
+gitstore_transfer_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* and with it the lock */
+}
+
 enum gitstore_result
 gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
                    const char *local_ref, char **err)
 {
-    int tries;
     git_fetch_options fo;
     git_remote *remote = NULL;
     git_strarray fspecs;
     char *fspec;
     enum gitstore_result r;
     int rc;
+    int lock = -1;
 
     if (gitstore_refresh(gs, err) != 0 || gitstore_remote(gs, &remote, err) != 0)
         return GITSTORE_ERROR;
@@ -362,9 +384,9 @@ gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
     fspec = xasprintf("+%s:%s", remote_ref, local_ref);
     fspecs.strings = &fspec;
     fspecs.count = 1;
-    for (tries = 0; (rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch for a check")) != 0 &&
-                    gitstore_staging_race(tries); tries++)
-        gitstore_callbacks(gs, &fo.callbacks);
+    lock = gitstore_transfer_lock(gs, false);
+    rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch for a check");
+    gitstore_transfer_unlock(lock);
     free(fspec);
     git_remote_free(remote);
     log_debug("fetch", "mirror", gs->path, "url", gs->safe_url, "ref", remote_ref,
@@ -380,7 +402,6 @@ gitstore_fetch_ref(struct gitstore *gs, const char *remote_ref,
 enum gitstore_result
 gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
 {
-    int tries;
     git_fetch_options fo;
     git_oid last;
     bool had;
@@ -390,6 +411,7 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
     char *fspec;
     enum gitstore_result r;
     int rc;
+    int lock = -1;
 
     *exists = false;
     memset(head, 0, sizeof *head);
@@ -405,9 +427,8 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
     fspec = xasprintf("+%s:%s", gs->branch_ref, gs->tracking_ref);
     fspecs.strings = &fspec;
     fspecs.count = 1;
-    for (tries = 0; (rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch")) != 0 &&
-                    gitstore_staging_race(tries); tries++)
-        gitstore_callbacks(gs, &fo.callbacks);
+    lock = gitstore_transfer_lock(gs, false);
+    rc = git_remote_fetch(remote, &fspecs, &fo, "gitsyncd: fetch");
     if (rc != 0) {
         /* A ref that names an object the mirror lacks makes the fetch
          * leave that object out: repair, and fetch again if it did. */
@@ -423,6 +444,7 @@ gitstore_fetch(struct gitstore *gs, git_oid *head, bool *exists, char **err)
         }
         free(msg);
     }
+    gitstore_transfer_unlock(lock);
     free(fspec);
     git_remote_free(remote);
     log_debug("fetch", "mirror", gs->path, "url", gs->safe_url, "result", rc == 0 ? "ok" : gitstore_giterr());
@@ -610,27 +632,19 @@ gitstore_flush_after_push(struct gitstore *gs)
 static int
 gitstore_remote_ref(struct gitstore *gs, const char *ref, git_oid *oid, bool *exists, char **err)
 {
-    bool listed = false;
-    int tries;
     git_remote_callbacks cb;
     const git_remote_head **heads;
     git_remote *remote = NULL;
     size_t n, i;
-    int rc = -1;
+    int rc = -1, lock;
 
     *exists = false;
     if (gitstore_remote(gs, &remote, err) != 0)
         return -1;
     gitstore_callbacks(gs, &cb);
-    for (tries = 0;; tries++) {
-        listed = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) == 0 &&
-                 git_remote_ls(&heads, &n, remote) == 0;
-        if (listed || !gitstore_staging_race(tries))
-            break;
-        git_remote_disconnect(remote);
-        gitstore_callbacks(gs, &cb);
-    }
-    if (!listed) {
+    lock = gitstore_transfer_lock(gs, false);
+    if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) != 0 ||
+        git_remote_ls(&heads, &n, remote) != 0) {
         set_error(err, "cannot read %s back from %s: %s", ref, gs->safe_url, gitstore_giterr());
         goto out;
     }
@@ -644,6 +658,7 @@ gitstore_remote_ref(struct gitstore *gs, const char *ref, git_oid *oid, bool *ex
     rc = 0;
 out:
     git_remote_disconnect(remote);
+    gitstore_transfer_unlock(lock);
     git_remote_free(remote);
     return rc;
 }
@@ -696,7 +711,6 @@ enum gitstore_result
 gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
               const git_oid *expected, char **err)
 {
-    int tries;
     git_push_options po;
     git_remote *remote = NULL;
     git_reference *lr = NULL;
@@ -706,6 +720,7 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     char *specs[1];
     git_strarray arr = { specs, 1 };
     int rc;
+    int lock = -1;
 
     if (gitstore_refresh(gs, err) != 0)
         return GITSTORE_ERROR;
@@ -715,8 +730,18 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     if (gitstore_flush(gs, err) != 0)
         return GITSTORE_ERROR;
     if (git_reference_create(&lr, gs->repo, GITSTORE_PUSH_REF, commit, 1, "gitsyncd: push") != 0) {
-        gitstore_fail(err, "cannot prepare the push");
-        return GITSTORE_ERROR;
+        /* Only a push writes that ref, one at a time per mirror (one
+         * process per state_dir, one job per workspace): a lock file on it
+         * now was left by a process killed in the middle of one. */
+        char *lockfile = xasprintf("%s/" GITSTORE_PUSH_REF ".lock", gs->path);
+
+        if (unlink(lockfile) == 0)
+            log_warn("removed the lock file of a push that was killed", "file", lockfile);
+        free(lockfile);
+        if (git_reference_create(&lr, gs->repo, GITSTORE_PUSH_REF, commit, 1, "gitsyncd: push") != 0) {
+            gitstore_fail(err, "cannot prepare the push");
+            return GITSTORE_ERROR;
+        }
     }
     git_reference_free(lr);
     local = gitstore_local_path(gs->url);
@@ -740,9 +765,8 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     gitstore_callbacks(gs, &po.callbacks);
     po.pb_parallelism = 0; /* delta search on every core, not one */
-    for (tries = 0; (rc = git_remote_push(remote, &arr, &po)) != 0 && gs->push_status == NULL &&
-                    gitstore_staging_race(tries); tries++)
-        gitstore_callbacks(gs, &po.callbacks);
+    lock = gitstore_transfer_lock(gs, true);
+    rc = git_remote_push(remote, &arr, &po);
     git_remote_free(remote);
     log_debug("push", "mirror", gs->path, "url", gs->safe_url, "ref", dst,
               "result", rc != 0 ? gitstore_giterr() : gs->push_status != NULL ? gs->push_status : "ok");
@@ -776,6 +800,7 @@ gitstore_push(struct gitstore *gs, const char *ref, const git_oid *commit,
             git_repository_free(rr);
         }
     }
+    gitstore_transfer_unlock(lock);
     free(local);
     free(staging);
     /* Done when the remote says so, whatever the transfer answered. */
@@ -865,7 +890,6 @@ gitstore_restore_branch(struct gitstore *gs, git_oid *head, char **err)
 enum gitstore_result
 gitstore_push_delete(struct gitstore *gs, const char *ref, char **err)
 {
-    int tries;
     git_push_options po;
     git_remote *remote = NULL;
     git_repository *rr = NULL;
@@ -874,20 +898,24 @@ gitstore_push_delete(struct gitstore *gs, const char *ref, char **err)
     char *spec, *local, *specs[1];
     git_strarray arr = { specs, 1 };
     int rc;
+    int lock = -1;
 
     local = gitstore_local_path(gs->url);
     if (local != NULL) {
-        /* A local remote: remove the ref there (absent is done). */
+        /* A local remote: remove the ref there (absent is done), not
+         * while another process lists its refs. */
         if (git_repository_open_bare(&rr, local) != 0) {
             set_error(err, "%s: cannot open: %s", gs->safe_url, gitstore_giterr());
             free(local);
             return GITSTORE_ERROR;
         }
+        lock = gitstore_transfer_lock(gs, true);
         rc = git_reference_lookup(&r, rr, ref);
         if (rc == 0 && git_reference_delete(r) != 0) {
             set_error(err, "%s: cannot delete %s: %s", gs->safe_url, ref, gitstore_giterr());
             res = GITSTORE_ERROR;
         }
+        gitstore_transfer_unlock(lock);
         git_reference_free(r);
         git_repository_free(rr);
         free(local);
@@ -899,9 +927,7 @@ gitstore_push_delete(struct gitstore *gs, const char *ref, char **err)
     specs[0] = spec;
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     gitstore_callbacks(gs, &po.callbacks);
-    for (tries = 0; (rc = git_remote_push(remote, &arr, &po)) != 0 && gs->push_status == NULL &&
-                    gitstore_staging_race(tries); tries++)
-        gitstore_callbacks(gs, &po.callbacks);
+    rc = git_remote_push(remote, &arr, &po);
     git_remote_free(remote);
     free(spec);
     if (gs->push_status != NULL) {
