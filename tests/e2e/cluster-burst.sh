@@ -64,10 +64,11 @@ platform_side > "$T/platform-side.log" 2>&1 &
 P1=$!
 git_side > "$T/git-side.log" 2>&1 &
 P2=$!
-# One replica at a time: kill -9, restart, the next one ~2 s later.
+# One replica at a time: kill -9, restart, the next one 1-2 s later (at a
+# random moment of whatever it is doing).
 kills=0 k=1
 while kill -0 "$P1" 2>/dev/null || kill -0 "$P2" 2>/dev/null; do
-    sleep 2
+    sleep "1.$(( $(od -An -N1 -tu1 /dev/urandom) % 10 ))"
     replica_kill "$k"
     kills=$((kills + 1))
     replica_start "$k"
