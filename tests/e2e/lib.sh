@@ -136,6 +136,22 @@ wait_for() {
     done
 }
 
+# memcheck_wrapper SCRIPT LOG PROGRAM: write SCRIPT, which runs PROGRAM
+# with its arguments under valgrind memcheck (exit 99 on an error or a
+# definite leak), its report in LOG (%p: the pid).  JSON regions off, so
+# that memcheck sees every JSON value as a block of its own (a leaked value
+# would hide inside a region); the ASan runs cover the regions.
+memcheck_wrapper() {
+    cat > "$1" <<SH
+#!/bin/sh
+GITSYNCD_JSON_REGIONS=0 exec valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \\
+    --errors-for-leak-kinds=definite --error-exitcode=99 --track-origins=yes \\
+    --num-callers=30 --suppressions="$top_srcdir/tests/valgrind.supp" \\
+    --log-file="$2" "$3" "\$@"
+SH
+    chmod +x "$1"
+}
+
 # done_testing: exit non-zero when a test failed.
 done_testing() {
     [ "$_tap_failed" -eq 0 ]

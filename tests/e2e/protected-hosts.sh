@@ -9,81 +9,18 @@
 # on the platform and no request is opened again; main never moved.
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
+. "$top_srcdir/tests/e2e/hostslib.sh"
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
-HOSTS="github gitlab gitea bitbucket bitbucket-server"
 plan 40
 
 ATOKEN=e2e-git-api-token-5c19
-SPORT=$(free_port); GPORT=$(free_port)
-S=http://127.0.0.1:$SPORT
-SECRETS_SCAN="$PTOKEN $GSECRET $ATOKEN"
-mkdir -p "$T/state" "$T/git/scm/PRJ"
-spawn "$T/server.log" python3 "$top_srcdir/tests/e2e/forge-server.py" --port "$SPORT" --token "$ATOKEN" --git-root "$T/git"
-wait_port "$SPORT" 30 || bail "the test Git host did not start: $(cat "$T/server.log")"
-
-srv() { [ "$1" = bitbucket-server ] && echo bbs || echo "$1"; }
-repo() { if [ "$1" = bitbucket-server ]; then echo "$T/git/scm/PRJ/cfg.git"; else echo "$T/git/$1/cfg.git"; fi; }
-api_url() {
-    case $1 in
-    github) echo "$S/github" ;;
-    gitlab) echo "$S/gitlab/api/v4" ;;
-    gitea) echo "$S/gitea/api/v1" ;;
-    bitbucket) echo "$S/bitbucket/2.0" ;;
-    bitbucket-server) echo "$S/bbs/rest/api/latest" ;;
-    esac
-}
-git_url() { if [ "$1" = bitbucket-server ]; then echo "$S/scm/PRJ/cfg.git"; else echo "$S/$1/cfg.git"; fi; }
-cat > "$T/pre-receive" <<'HOOK'
-#!/bin/sh
-while read old new ref; do
-    [ "$ref" = refs/heads/main ] && { echo "main is protected" >&2; exit 1; }
-done
-exit 0
-HOOK
-chmod +x "$T/pre-receive"
-
-printf 'listen: 127.0.0.1:%s\nworkers: 2\nstate_dir: %s\nlog: { level: debug, format: logfmt }\nworkspaces:\n' "$GPORT" "$T/state" > "$T/gitsyncd.yaml"
-for h in $HOSTS; do
-    port=$(free_port); eval "PPORT_$(srv "$h")=$port"
-    mkdir -p "$(dirname "$(repo "$h")")"
-    git init -q --bare -b main "$(repo "$h")"
-    git --git-dir="$(repo "$h")" config http.receivepack true
-    spawn "$T/platform-$h.log" "$DEMO_PLATFORM" --listen "127.0.0.1:$port" \
-        --token "$PTOKEN" --webhook-secret "$PSECRET" --data "$T/platform-$h.json"
-    wait_port "$port" 10 || bail "the demo platform did not start: $(cat "$T/platform-$h.log")"
-    cat >> "$T/gitsyncd.yaml" <<YAML
-  - name: $h
-    platform: { profile: demo, url: http://127.0.0.1:$port/api/v1, token: $PTOKEN, webhook_secret: $PSECRET }
-    git:
-      url: $(git_url "$h")
-      branch: main
-      path: ""
-      host: $h
-      webhook_secret: $GSECRET
-      author: { name: gitsyncd, email: gitsyncd@example.com }
-      write: pull_request
-      rejected: revert
-      api: { url: $(api_url "$h"), token: $ATOKEN }
-    sync: { interval: 0, max_deletes: 10 }
-YAML
-done
-use() { eval "PURL=http://127.0.0.1:\$PPORT_$(srv "$1")"; }
-sync_once() {
-    "$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" sync --once "$1" >>"$T/gitsyncd.log" 2>&1
-}
-patch_model() { # SLUG NAME ACTOR
-    id=$(plat_id models "$1")
-    plat -X PATCH -H "X-Actor: $3" --data "{\"name\":\"$2\"}" "$PURL/api/v1/models/$id" >/dev/null
-}
-pulls() { curl -sS "$S/_control/state" | python3 -c 'import json,sys; p=json.load(sys.stdin)["pulls"][sys.argv[2]]; print(eval(sys.argv[1]))' "$1" "$(srv "$H")"; }
+hosts_init
+forge_start
+hosts_setup revert
 branch_log() { git --git-dir="$(repo "$H")" log --reverse --format='%an|%s' "main..gitsyncd/$H" 2>&1 | tr '\n' ,; }
 
 for H in $HOSTS; do
-    use "$H"
-    R=$(repo "$H")
-    for m in m0 m1; do
-        plat_post models "{\"slug\":\"$m\",\"name\":\"Model $m\",\"sourceId\":1,\"queryType\":\"raw_sql\",\"raw\":{\"sql\":\"select 1\"}}" >/dev/null
-    done
+    host_begin "$H"
     sync_once "$H"
     out=$("$GITSYNCD" --allow-root -c "$T/gitsyncd.yaml" doctor "$H" 2>>"$T/doctor.err"); rc=$?
     like "$H: doctor, unprotected: all well, pull_request fits" "$rc $(printf '%s' "$out" | tr '\n' '~')" \

@@ -23,14 +23,7 @@ memcheck() { # memcheck LOG CMD...: run CMD under memcheck, its report in LOG
         --num-callers=30 --suppressions="$top_srcdir/tests/valgrind.supp" \
         --log-file="$_log" "$@"
 }
-cat > "$T/vg-gitsyncd" <<SH
-#!/bin/sh
-GITSYNCD_JSON_REGIONS=0 exec valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \\
-    --errors-for-leak-kinds=definite --error-exitcode=99 --track-origins=yes \\
-    --num-callers=30 --suppressions="$top_srcdir/tests/valgrind.supp" \\
-    --log-file="$T/valgrind-r%p.log" "$real" "\$@"
-SH
-chmod +x "$T/vg-gitsyncd"
+memcheck_wrapper "$T/vg-gitsyncd" "$T/valgrind-r%p.log" "$real"
 GITSYNCD=$T/vg-gitsyncd
 cluster_setup 0 "1"
 replicas_ready 1 || bail "the replica is not ready under valgrind: $(tail -n 20 "$T/r1-1.log")"

@@ -13,17 +13,8 @@ fi
 [ -x "$DEMO_PLATFORM" ] || skip_all "demo platform not built"
 plan 10
 real=$GITSYNCD
-# JSON regions off, so that memcheck sees every JSON value as a block of
-# its own (a leaked value would hide inside a region); the ASan run covers
-# the regions.
-cat > "$T/vg-gitsyncd" <<SH
-#!/bin/sh
-GITSYNCD_JSON_REGIONS=0 exec valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \\
-    --errors-for-leak-kinds=definite --error-exitcode=99 --track-origins=yes \\
-    --num-callers=30 --suppressions="$top_srcdir/tests/valgrind.supp" \\
-    --log-file="$T/valgrind.log" "$real" "\$@"
-SH
-chmod +x "$T/vg-gitsyncd"
+# (memcheck_wrapper: JSON regions off; the ASan run covers them.)
+memcheck_wrapper "$T/vg-gitsyncd" "$T/valgrind.log" "$real"
 GITSYNCD=$T/vg-gitsyncd
 sync_setup platform 10 0 on
 synced() { curl -s "http://127.0.0.1:$GPORT/metrics" | grep -q '^gitsyncd_last_sync_timestamp_seconds{workspace="w"}'; }
