@@ -641,11 +641,10 @@ first_s = manys["samples"][0][1] if manys["samples"] else 0
 print("\n### Reading\n")
 print("- **Change -> commit: %s.** The cluster's p50 is %s ms against the single process's %s ms (%+.1f ms; target: within 5 ms). "
       "What the cluster adds on the way: the webhook goes through HAProxy and is committed to PostgreSQL (fsync'd) before it is answered, %s ms on average here; "
-      "the NOTIFY wakes all three replicas and one takes the lock (a few round trips); and the job lands on whichever replica's worker asks first: "
+      "the NOTIFY wakes the replica that ran the workspace's last job at once (the others 100 ms later), which takes the lock (a few round trips): "
       "%d of %d jobs ran on another replica than the one before, and those took %s ms from start to commit against %s ms on the same replica "
-      "(a stale mirror takes the base from the database and fetches first). "
-      "Even with no move at all, the fsync'd intake commit alone takes %s ms of the 5 ms budget on this machine; keeping a workspace on the replica that ran it last "
-      "(others waiting a few ms before asking for the lock) would remove the moves' share."
+      "(a moved job takes the base from the database and fetches first). "
+      "The fsync'd intake commit alone takes %s ms of the 5 ms budget on this machine."
       % ("met" if d50 <= 5 else "missed", ms(c["p50"]), ms(s["p50"]), d50, ms(float(i1s) / max(1, int(i1c))), moves, max(0, len(starts) - 1),
          ms(med(moved_c)), ms(med(same_c)), ms(float(i1s) / max(1, int(i1c)))))
 print("- **Intake with the database commit: %.0f requests/s on one replica, %.0f%% of the single process's %.0f** (which commits nothing). "
@@ -662,10 +661,10 @@ print("- **%d workspaces: all imported %s after start on 3 replicas, %s in one p
       % (ws, fmt(many["done"], many), fmt(manys["done"], manys), spread_ms / 1000.0, many["peak_rps"], manys["peak_rps"], first_s,
          max(r["peak"] for r in jobs["replicas"]), shares, jobs["more_than_once"], dup_each, "/".join("%.0f" % (x / 1024) for x in mr), msr[0] / 1024, ws))
 nx, dbx, _ = failures(["%s/x%d.log" % (T, i) for i in (1, 2, 3)])
-print("- **One shared bare repository for all %d workspaces: %s** %d jobs failed on a push or fetch racing another pusher's staging ref in the local remote "
-      "(gitstore's local push; the single process hits it too, more rarely), and %d times the cluster's bookkeeping of a failed job failed with "
-      "\"could not determine data type of parameter $1\", so failed workspaces got no cluster-wide backoff and were retried at once by another replica. "
-      "Both are described in /work/briefs/cluster-bugs.md. Branches holding more than their one import commit: %s."
+print("- **One shared bare repository for all %d workspaces: %s** Transfers to one local remote take turns (an flock on the remote: a push "
+      "stages its objects under a ref of its own there, which another process's listing must not meet half-made), so the three replicas' "
+      "fetches and pushes to it run one at a time: that, not the cluster, bounds this run. %d jobs failed on a push or fetch and %d database "
+      "statements failed. Branches holding more than their one import commit: %s."
       % (ws, ("all imported after %s." % fmt(manyx["done"], manyx)) if manyx["done"] is not None else fmt(None, manyx) + ".", nx, dbx, dup_shared))
 PY
 printf '\nMeasured %s by `bench/cluster.sh`; load average %s at the start, %s at the end (1, 5, 15 min; the machine is shared and its speed swings up to 4x).\n' \
