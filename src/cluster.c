@@ -1108,9 +1108,21 @@ cluster_run_job(struct cluster *cl, const struct config *cfg,
         return 0;
     }
     if (cl_exec(pg, "SELECT base, audit::text, coalesce(not_before > now(), false)"
-                    " FROM gitsyncd_workspaces WHERE id = $1::integer", 1, p, &r, &err) != 0 ||
-        PQntuples(r) != 1)
+                    " FROM gitsyncd_workspaces WHERE id = $1::integer", 1, p, &r, &err) != 0)
         goto dberr;
+    if (PQntuples(r) != 1) {
+        size_t k;
+
+        /* Someone deleted the row: the next job registers it again. */
+        set_error(&err, "workspace %s (id %s) is gone from gitsyncd_workspaces", ws->name, idbuf);
+        pthread_mutex_lock(&cl->lock);
+        for (k = 0; k < cl->nws; k++) {
+            if (strcmp(cl->ws[k].name, ws->name) == 0)
+                cl->ws[k].id = 0;
+        }
+        pthread_mutex_unlock(&cl->lock);
+        goto dberr;
+    }
     if (strcmp(PQgetvalue(r, 0, 2), "t") == 0 && (wake == NULL || !wake->full)) {
         /* Backing off after failures, cluster-wide: the sweep wakes it. */
         cl_refuse(cl, xstrdup("it is backing off after failed jobs"));
