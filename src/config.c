@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "gitsyncd/config.h"
 #include "gitsyncd/log.h"
 #include "gitsyncd/util.h"
@@ -179,7 +181,8 @@ static const struct config_field config_top_fields[] = {
     FEND,
 };
 
-static char *config_conninfo_shown(const char *conninfo, char **password);
+static char *config_conninfo_shown(const char *conninfo);
+static char *config_conninfo_get(const char *conninfo, const char *keyword);
 
 /* An error at a node's position. */
 static int
@@ -726,6 +729,50 @@ config_defaults(struct config *cfg)
     cfg->cluster.connect_timeout_ms = 2000;
 }
 
+/* The longest replica name: application_name holds 63 bytes, "gitsyncd/" 9. */
+#define CONFIG_REPLICA_MAX 54
+
+/*
+ * The cluster block, once read: a database libpq can read (its password,
+ * if written there, a secret like the others) and a replica name that can
+ * stand in application_name and a notification.
+ */
+static int
+config_cluster_check(struct config_parser *cp, const struct ynode *n)
+{
+    const struct config_cluster *c = &cp->cfg->cluster;
+    PQconninfoOption *opts;
+    char *perr = NULL, *pw;
+    const char *r = c->replica;
+    int rc;
+
+    if (c->database == NULL)
+        return 0;
+    if (c->database[strspn(c->database, " \t\r\n")] == '\0')
+        return config_fail(cp, ytree_get(n, "database"), "cluster.database is empty: give a "
+                           "postgres:// URI or a conninfo such as \"host=db dbname=gitsyncd\"");
+    opts = PQconninfoParse(c->database, &perr);
+    if (opts == NULL) {
+        char *m = xstrdup(perr != NULL ? perr : "out of memory");
+
+        m[strcspn(m, "\n")] = '\0';
+        rc = config_fail(cp, ytree_get(n, "database"), "cluster.database: libpq cannot read it: %s", m);
+        free(m);
+        PQfreemem(perr);
+        return rc;
+    }
+    PQconninfoFree(opts);
+    pw = config_conninfo_get(c->database, "password");
+    if (pw != NULL)
+        log_add_secret(pw);
+    free(pw);
+    if (r != NULL && (*r == '\0' || strlen(r) > CONFIG_REPLICA_MAX ||
+                      strspn(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(r)))
+        return config_fail(cp, ytree_get(n, "replica"), "cluster.replica: \"%s\" is not a valid replica "
+                           "name (letters, digits, '_', '.', '-'; 1 to %d of them)", r, CONFIG_REPLICA_MAX);
+    return 0;
+}
+
 int
 config_parse(const char *name, const char *data, size_t len,
              struct config **out, char **err)
@@ -747,16 +794,8 @@ config_parse(const char *name, const char *data, size_t len,
     }
     if (config_map(&cp, root, config_top_fields, cp.cfg, "") != 0)
         goto fail;
-    if (cp.cfg->cluster.database != NULL) {
-        /* A password written into the conninfo is a secret like the others
-         * (the raw text, as a quoted or escaped one may appear in logs). */
-        char *pw = NULL, *shown = config_conninfo_shown(cp.cfg->cluster.database, &pw);
-
-        if (pw != NULL && strlen(pw) >= 4)
-            log_add_secret(pw);
-        free(pw);
-        free(shown);
-    }
+    if (config_cluster_check(&cp, ytree_get(root, "cluster")) != 0)
+        goto fail;
     ytree_free(root);
     *out = cp.cfg;
     return 0;
@@ -859,7 +898,7 @@ config_secret_shown(const char *s)
  * user:password@ and ?password=, or a key=value list's password=.
  */
 static char *
-config_conninfo_shown(const char *conninfo, char **password)
+config_conninfo_shown(const char *conninfo)
 {
     struct buf b;
     const char *p = conninfo, *at, *end, *colon, *q;
@@ -873,8 +912,6 @@ config_conninfo_shown(const char *conninfo, char **password)
         if (colon != NULL) {
             buf_add(&b, conninfo, (size_t)(colon - conninfo));
             buf_adds(&b, ":***");
-            if (password != NULL && *password == NULL && at > colon + 1)
-                *password = xstrndup(colon + 1, (size_t)(at - colon - 1));
             p = at;
         } else {
             p = conninfo;
@@ -882,8 +919,6 @@ config_conninfo_shown(const char *conninfo, char **password)
         while ((q = strstr(p, "password=")) != NULL && (q[-1] == '?' || q[-1] == '&')) {
             buf_add(&b, p, (size_t)(q - p));
             buf_adds(&b, "password=***");
-            if (password != NULL && *password == NULL && strcspn(q + 9, "&") > 0)
-                *password = xstrndup(q + 9, strcspn(q + 9, "&"));
             p = q + 9 + strcspn(q + 9, "&");
         }
         buf_adds(&b, p);
@@ -912,8 +947,6 @@ config_conninfo_shown(const char *conninfo, char **password)
             q += strcspn(q, " \t\n");
         }
         buf_addc(&b, '=');
-        if (secret && password != NULL && *password == NULL && q > p)
-            *password = xstrndup(p, (size_t)(q - p));
         if (secret)
             buf_adds(&b, "***");
         else
@@ -924,36 +957,20 @@ config_conninfo_shown(const char *conninfo, char **password)
     return buf_detach(&b);
 }
 
-/* The role a conninfo names (URI user, or user=), or NULL. */
+/* The value libpq reads for keyword in conninfo (a URI or key=value
+ * pairs, quoting and percent-encoding undone), or NULL. */
 static char *
-config_conninfo_role(const char *conninfo)
+config_conninfo_get(const char *conninfo, const char *keyword)
 {
-    const char *p, *end, *at, *k;
-    size_t n;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL), *o;
+    char *v = NULL;
 
-    if (strncmp(conninfo, "postgres://", 11) == 0 || strncmp(conninfo, "postgresql://", 13) == 0) {
-        p = strstr(conninfo, "://") + 3;
-        end = p + strcspn(p, "/?");
-        at = memchr(p, '@', (size_t)(end - p));
-        if (at == NULL)
-            return NULL;
-        n = strcspn(p, ":@");
-        return n > 0 ? xstrndup(p, n) : NULL;
+    for (o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, keyword) == 0 && o->val != NULL && *o->val != '\0')
+            v = xstrdup(o->val);
     }
-    for (k = conninfo; (k = strstr(k, "user")) != NULL; k += 4) {
-        if (k != conninfo && k[-1] != ' ' && k[-1] != '\t')
-            continue;
-        p = k + 4 + strspn(k + 4, " \t");
-        if (*p != '=')
-            continue;
-        p++;
-        p += strspn(p, " \t");
-        if (*p == '\'')
-            return xstrndup(p + 1, strcspn(p + 1, "'"));
-        n = strcspn(p, " \t\n");
-        return n > 0 ? xstrndup(p, n) : NULL;
-    }
-    return NULL;
+    PQconninfoFree(opts);
+    return v;
 }
 
 void
@@ -987,9 +1004,10 @@ config_print(FILE *f, const struct config *cfg)
     fprintf(f, "\n");
     fprintf(f, "  log             %s, %s\n", log_level_name(cfg->log_level), log_format_name(cfg->log_format));
     if (cfg->cluster.database != NULL) {
-        char *inline_pw = NULL, *role = config_conninfo_role(cfg->cluster.database);
+        char *inline_pw = config_conninfo_get(cfg->cluster.database, "password");
+        char *role = config_conninfo_get(cfg->cluster.database, "user");
 
-        u = config_conninfo_shown(cfg->cluster.database, &inline_pw);
+        u = config_conninfo_shown(cfg->cluster.database);
         fprintf(f, "  cluster         database %s, role %s, password %s\n", u,
                 role != NULL ? role : "(libpq's default: the user's name)",
                 cfg->cluster.password != NULL ? "<redacted> (cluster.password or password_file)"

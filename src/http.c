@@ -471,7 +471,7 @@ evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
         msg = "request too large (the body is over max_body or the headers over 64 KiB)";
         break;
     case HTTP_NOTIMPLEMENTED:
-        msg = "method not implemented";
+        msg = "unknown HTTP method";
         break;
     case HTTP_NOTFOUND:
         msg = "no such route";

@@ -367,6 +367,30 @@ test_cluster(void **state)
     expect_error("cluster: { database: x, databse: y }\n" WS_HEAD,
                  "t.yaml:1:25: unknown key \"cluster.databse\" (did you mean \"database\"?)");
 
+    /* The worst values: nothing, what libpq cannot read, a replica name
+     * with a newline, a slash, too long. */
+    expect_error("cluster: { database: \"  \" }\n" WS_HEAD,
+                 "t.yaml:1:22: cluster.database is empty: give a postgres:// URI or a conninfo such as \"host=db dbname=gitsyncd\"");
+    expect_error("cluster: { database: \"host=db port\" }\n" WS_HEAD,
+                 "t.yaml:1:22: cluster.database: libpq cannot read it: missing \"=\" after \"port\" in connection info string");
+    expect_error("cluster: { database: \"postgres://db/g?nosuch=1\" }\n" WS_HEAD,
+                 "t.yaml:1:22: cluster.database: libpq cannot read it: invalid URI query parameter: \"nosuch\"");
+    expect_error("cluster: { database: postgres://db/g, replica: \"r\\n1\" }\n" WS_HEAD,
+                 "t.yaml:1:48: cluster.replica: \"r\n1\" is not a valid replica name (letters, digits, '_', '.', '-'; 1 to 54 of them)");
+    expect_error("cluster: { database: postgres://db/g, replica: a/b }\n" WS_HEAD,
+                 "t.yaml:1:48: cluster.replica: \"a/b\" is not a valid replica name (letters, digits, '_', '.', '-'; 1 to 54 of them)");
+    expect_error("cluster: { database: postgres://db/g, replica: \"\" }\n" WS_HEAD,
+                 "t.yaml:1:48: cluster.replica: \"\" is not a valid replica name (letters, digits, '_', '.', '-'; 1 to 54 of them)");
+    text = xasprintf("cluster: { database: postgres://db/g, replica: %0*d }\n" WS_HEAD, 55, 0);
+    assert_int_equal(parse(text, &cfg, &err), -1);
+    assert_non_null(strstr(err, "is not a valid replica name"));
+    free(err);
+    free(text);
+    text = xasprintf("cluster: { database: postgres://db/g, replica: %0*d }\n" WS_HEAD, 54, 0);
+    assert_int_equal(parse(text, &cfg, &err), 0);
+    config_free(cfg);
+    free(text);
+
     for (i = 0; i < sizeof conninfos / sizeof conninfos[0]; i++) {
         text = xasprintf("cluster:\n  database: \"%s\"\n  password: other-pw-5150\n" WS_HEAD,
                          conninfos[i].database);
