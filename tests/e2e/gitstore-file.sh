@@ -4,7 +4,7 @@
 # empty and an unreachable remote.  The git CLI checks what was written.
 . "$top_srcdir/tests/e2e/lib.sh"
 TOOL=$top_builddir/tests/gitstore-tool
-plan 39
+plan 40
 git init -q --bare -b main "$T/remote.git"
 export GS_STATE="$T/state" GS_URL="file://$T/remote.git"
 export GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com
@@ -174,6 +174,14 @@ is "deleting a folder's last file removes the folder, and nothing else" \
 is "both repositories are whole (fsck)" \
     "$(git --git-dir="$T/sub.git" fsck --no-dangling 2>&1 | grep -v '^notice'; git --git-dir="$T/substate/w.git" fsck --no-dangling 2>&1 | grep -v '^notice')" ""
 export GS_PATH= GS_STATE="$T/state" GS_URL="file://$T/remote.git"
+
+# A kill -9 while the mirror's push ref was being written leaves its lock
+# file: the next push must not fail on it.
+n=$(rlog %s | wc -l)
+touch "$T/state/w.git/refs/gitsyncd/push.lock"
+GS_TAG=afterlock "$TOOL" commit-push 1 >"$T/lock.out" 2>&1; rc=$?
+is "a push after a killed one's lock file goes through, saying so" \
+    "$rc $(( $(rlog %s | wc -l) - n )) $(grep -c 'removed the lock file of a push that was killed' "$T/lock.out")" "0 1 1"
 
 # Several gitsyncd processes (a cluster's replicas) pushing to one local
 # remote, each to its own branch: each push stages its objects under a ref
