@@ -5,13 +5,13 @@
 # replica that made it; over a dozen seconds the claims come one interval
 # apart (the next one is due 0.9 to 1.1 intervals later, and claimed at the
 # first one-second tick of any replica after that), never two at once, and
-# each becomes one full job; a platform change made with events lost (no
-# webhook) arrives through them.
+# each becomes one full job, on the replica that ran the one before; a
+# platform change made with events lost (no webhook) arrives through them.
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/synclib.sh"
 . "$top_srcdir/tests/e2e/clusterlib.sh"
 cluster_require
-plan 5
+plan 6
 
 cluster_setup 2s
 replicas_ready 1 2 3 || bail "the replicas did not become ready: $(cluster_logs | grep -E 'level=(error|warn)' | tail -n 5)"
@@ -38,6 +38,11 @@ if len(claims) < 2:
 print(sum(1 for j in jobs if claims[0] <= j < claims[-1]), len(claims) - 1)' "$T/claims" "$T/jobs")
 set -- $per_claim
 is "between the first and the last claim, one full job per claim (not one per replica)" "$1" "$2"
+# Affinity: each job goes to the replica that ran the one before (it is
+# woken at once, the others 100 ms later), so the jobs do not hop.
+moves=$(awk '{ if (NR > 1 && $2 != last) n++; last = $2 } END { print n + 0 }' "$T/jobs")
+ok "the jobs stay on the replica that ran the last one (at most 1 move in $(wc -l < "$T/jobs") jobs)" \
+    sh -c "[ $moves -le 1 ]" || diag "jobs: $(tr '\n' ' ' < "$T/jobs")"
 # A change whose webhook never came: the next full reconcile brings it.
 kill "$PPID_"; wait "$PPID_" 2>/dev/null
 spawn "$T/platform-quiet.log" "$DEMO_PLATFORM" --listen "127.0.0.1:$PPORT" \
