@@ -45,8 +45,8 @@ out=${top_builddir}/tests/fuzz
 mkdir -p "$out/obj"
 CFLAGS_FUZZ="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
  -DGITSYNCD_PROFILES_DIR=\"/nonexistent\" -DFUZZ_PROFILES_DIR=\"$top_srcdir/etc/profiles\"
- -I$top_srcdir/include -I$top_builddir $(pkg-config --cflags yaml-0.1 jansson yajl libevent libcrypto)"
-LIBS_FUZZ="$(pkg-config --libs yaml-0.1 jansson yajl libevent libcrypto) -lm -lpthread"
+ -I$top_srcdir/include -I$top_builddir $(pkg-config --cflags yaml-0.1 jansson yajl libevent libcrypto libpq)"
+LIBS_FUZZ="$(pkg-config --libs yaml-0.1 jansson yajl libevent libcrypto libpq) -lm -lpthread"
 
 # The product's sources once, into one archive every target links against.
 objs=""
